@@ -1,0 +1,45 @@
+// Host memory: a caching allocator with active/peak/cache accounting and limits.
+// Buffers are reference counted; the last reference returns the block to the cache.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace lathe {
+
+class Allocator;
+
+// One allocation. Destroying the last shared_ptr<Buffer> gives the block back.
+class Buffer {
+ public:
+  Buffer(void* ptr, size_t size, Allocator* owner) : ptr_(ptr), size_(size), owner_(owner) {}
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  void* ptr() const { return ptr_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* ptr_;
+  size_t size_;
+  Allocator* owner_;
+};
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  // Throws lathe::Error when the memory limit would be exceeded or the system is out.
+  virtual std::shared_ptr<Buffer> allocate(size_t bytes) = 0;
+  virtual void release(void* ptr, size_t size) = 0;
+  virtual size_t active_memory() const = 0;
+  virtual size_t peak_memory() const = 0;
+  virtual void reset_peak_memory() = 0;
+  virtual size_t cache_memory() const = 0;
+  virtual void clear_cache() = 0;
+  virtual size_t set_memory_limit(size_t bytes) = 0;  // returns the previous limit
+  virtual size_t set_cache_limit(size_t bytes) = 0;
+};
+
+Allocator& cpu_allocator();
+
+}  // namespace lathe

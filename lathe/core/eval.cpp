@@ -1,0 +1,288 @@
+// eval / async_eval / keep, the per-thread stream worker, and the memory API.
+#include <algorithm>
+#include <deque>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "lathe/core/memory.h"
+#include "lathe/core/primitive.h"
+#include "lathe/core/scheduler.h"
+#include "lathe/core/tracker.h"
+#include "lathe/core/transforms.h"
+
+namespace lathe {
+
+using detail::Node;
+using detail::Status;
+
+void Task::run() {
+  size_t i = 0;
+  try {
+    NodeList ins;
+    for (; i < order.size(); ++i) {
+      Node& n = *order[i];
+      if (!n.primitive) {
+        throw Error("[eval] an input array was freed before it was computed; use keep() to hold it");
+      }
+      ins.clear();
+      for (auto& in : n.inputs) {
+        if (in->status.load() != Status::available) in->wait();  // another thread's task
+        ins.push_back(in.get());
+      }
+      if (n.device == Device::cuda) {
+        n.primitive->eval_cuda(ins, n);
+      } else {
+        n.primitive->eval_cpu(ins, n);
+      }
+      // Indices of this node's inputs within the task, to drop them early.
+      std::vector<Node*> raw_ins(ins.begin(), ins.end());
+      n.status.store(Status::available);
+      n.task.reset();
+      n.detach();
+      if (n.freed.load() && n.consumers.load() == 0) n.release();
+      for (Node* in : raw_ins) {
+        // Linear search is fine: nodes have few inputs and we only touch this task's.
+        for (size_t j = i; j-- > 0;) {
+          if (order[j].get() == in) {
+            if (--readers[j] == 0 && !is_output[j]) order[j].reset();
+            break;
+          }
+        }
+      }
+    }
+  } catch (...) {
+    for (size_t j = i; j < order.size(); ++j) {
+      if (order[j]) {
+        order[j]->status.store(Status::lazy);
+        order[j]->task.reset();
+      }
+    }
+    std::lock_guard lk(mu_);
+    error_ = std::current_exception();
+    done_ = true;
+    cv_.notify_all();
+    return;
+  }
+  order.clear();
+  std::lock_guard lk(mu_);
+  done_ = true;
+  cv_.notify_all();
+}
+
+void Task::wait() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return done_; });
+  if (error_) std::rethrow_exception(error_);
+}
+
+bool Task::done() {
+  std::lock_guard lk(mu_);
+  return done_;
+}
+
+namespace {
+
+// A thread's default stream: tasks run in order on a worker thread.
+class Stream {
+ public:
+  ~Stream() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    if (worker_.joinable()) worker_.join();
+  }
+
+  // Runs the task on the caller's thread when nothing is queued, else queues it.
+  void submit(const std::shared_ptr<Task>& t, bool wait) {
+    {
+      std::unique_lock lk(mu_);
+      if (wait && queue_.empty() && !busy_) {
+        busy_ = true;
+        lk.unlock();
+        t->run();
+        lk.lock();
+        busy_ = false;
+        idle_cv_.notify_all();
+        return;
+      }
+      if (!worker_.joinable()) worker_ = std::thread([this] { loop(); });
+      queue_.push_back(t);
+      cv_.notify_all();
+    }
+  }
+
+  void synchronize() {
+    std::unique_lock lk(mu_);
+    idle_cv_.wait(lk, [&] { return queue_.empty() && !busy_; });
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lk(mu_);
+    while (true) {
+      cv_.wait(lk, [&] { return stop_ || (!queue_.empty() && !busy_); });
+      if (queue_.empty() && stop_) return;
+      if (queue_.empty() || busy_) continue;
+      auto t = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lk.unlock();
+      t->run();
+      t.reset();
+      lk.lock();
+      busy_ = false;
+      idle_cv_.notify_all();
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<std::shared_ptr<Task>> queue_;
+  bool busy_ = false, stop_ = false;
+  std::thread worker_;
+};
+
+Stream& stream() {
+  thread_local Stream s;
+  return s;
+}
+
+}  // namespace
+
+void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
+  auto task = std::make_shared<Task>();
+  std::unordered_map<const Node*, int> index;
+  // Iterative post-order DFS over the lazy part of the graph.
+  std::vector<std::pair<Node*, size_t>> stack;
+  std::vector<std::shared_ptr<Node>> waits;
+  std::unordered_set<const Node*> visiting;
+  auto visit = [&](const std::shared_ptr<Node>& root) {
+    if (root->status.load() != Status::lazy || index.count(root.get()) || visiting.count(root.get())) return;
+    stack.emplace_back(root.get(), 0);
+    visiting.insert(root.get());
+    std::vector<std::shared_ptr<Node>> owners{root};
+    while (!stack.empty()) {
+      auto& [n, k] = stack.back();
+      if (k < n->inputs.size()) {
+        const auto& in = n->inputs[k++];
+        if (in->status.load() == Status::lazy && !index.count(in.get()) && !visiting.count(in.get())) {
+          visiting.insert(in.get());
+          stack.emplace_back(in.get(), 0);
+        }
+        continue;
+      }
+      Node* done = n;
+      stack.pop_back();
+      visiting.erase(done);
+      index[done] = static_cast<int>(task->order.size());
+      // Recover the owning pointer: a node is owned by its consumer's input list or is a root.
+      std::shared_ptr<Node> sp;
+      if (done == root.get()) {
+        sp = root;
+      } else {
+        auto& parent = *stack.back().first;
+        for (auto& in : parent.inputs) {
+          if (in.get() == done) { sp = in; break; }
+        }
+      }
+      task->order.push_back(std::move(sp));
+    }
+  };
+  for (auto& o : outputs) visit(o);
+  if (task->order.empty()) {
+    if (wait) {
+      for (auto& o : outputs) o->wait();
+    }
+    return;
+  }
+  task->readers.assign(task->order.size(), 0);
+  task->is_output.assign(task->order.size(), false);
+  for (auto& n : task->order) {
+    for (auto& in : n->inputs) {
+      auto it = index.find(in.get());
+      if (it != index.end()) task->readers[it->second]++;
+    }
+  }
+  for (auto& o : outputs) {
+    auto it = index.find(o.get());
+    if (it != index.end()) task->is_output[it->second] = true;
+  }
+  for (auto& n : task->order) {
+    n->task = task;
+    n->status.store(Status::scheduled);
+  }
+  stream().submit(task, wait);
+  if (wait) {
+    task->wait();
+    for (auto& o : outputs) o->wait();
+  }
+}
+
+void synchronize_stream() { stream().synchronize(); }
+
+namespace detail {
+
+void eval_list(const std::vector<Array>& outputs, bool wait) {
+  std::vector<std::shared_ptr<Node>> nodes;
+  nodes.reserve(outputs.size());
+  for (auto& a : outputs) {
+    a.check_valid(wait ? "eval" : "async_eval");
+    nodes.push_back(a.node_ptr());
+  }
+  tracker().cleanup(nodes);
+  eval_nodes(nodes, wait);
+}
+
+void keep_list(const std::vector<Array>& arrays) {
+  for (auto& a : arrays) {
+    a.check_valid("keep");
+    a.node().kept.store(true);
+    a.node().free_requested.store(false);
+  }
+}
+
+}  // namespace detail
+
+void synchronize() { synchronize_stream(); }
+
+size_t active_memory() { return cpu_allocator().active_memory(); }
+size_t peak_memory() { return cpu_allocator().peak_memory(); }
+void reset_peak_memory() { cpu_allocator().reset_peak_memory(); }
+size_t cache_memory() { return cpu_allocator().cache_memory(); }
+void clear_cache() { cpu_allocator().clear_cache(); }
+size_t set_memory_limit(size_t bytes) { return cpu_allocator().set_memory_limit(bytes); }
+size_t set_cache_limit(size_t bytes) { return cpu_allocator().set_cache_limit(bytes); }
+
+LiveArrays live_arrays(size_t top) {
+  LiveArrays r;
+  std::unordered_set<const Buffer*> seen;
+  std::vector<LiveArray> all;
+  detail::tracker().for_each_live([&](Node& n) {
+    bool kept = n.kept.load();
+    (kept ? r.kept : r.unkept)++;
+    bool computed = n.status.load() == Status::available && n.buffer;
+    if (computed && seen.insert(n.buffer.get()).second) r.bytes += n.buffer->size();
+    all.push_back({n.id, n.shape, n.dtype, n.nbytes(), kept, computed});
+  });
+  std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.nbytes > b.nbytes; });
+  if (all.size() > top) all.resize(top);
+  r.largest = std::move(all);
+  return r;
+}
+
+std::string LiveArrays::str() const {
+  std::ostringstream o;
+  o << "live arrays: " << kept << " kept, " << unkept << " unkept, " << bytes << " bytes\n";
+  for (auto& a : largest) {
+    o << "  #" << a.id << " " << shape_str(a.shape) << " " << a.dtype.name() << " " << a.nbytes
+      << " bytes" << (a.kept ? " kept" : "") << (a.computed ? "" : " (lazy)") << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace lathe

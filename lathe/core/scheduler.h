@@ -1,0 +1,38 @@
+// Evaluation: graphs are ordered on the calling thread and run on that
+// thread's stream, a worker that executes tasks in order.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "lathe/core/array.h"
+
+namespace lathe {
+
+// One evaluation: the nodes to compute, in dependency order.
+class Task {
+ public:
+  void run();
+  void wait();  // rethrows the evaluation's error
+  bool done();
+
+  std::vector<std::shared_ptr<detail::Node>> order;
+  std::vector<int> readers;   // per node: readers left within this task
+  std::vector<bool> is_output;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::exception_ptr error_;
+};
+
+// Schedules the unevaluated part of the outputs' graphs; waits if asked.
+void eval_nodes(const std::vector<std::shared_ptr<detail::Node>>& outputs, bool wait);
+// Waits for all work this thread has scheduled.
+void synchronize_stream();
+
+}  // namespace lathe

@@ -1,0 +1,6 @@
+// Every op constructor, by family.
+#pragma once
+
+#include "lathe/ops/creation.h"
+#include "lathe/ops/elementwise.h"
+#include "lathe/ops/shape.h"
