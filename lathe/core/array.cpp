@@ -231,7 +231,8 @@ size_t Array::nbytes() const {
 }
 bool Array::valid() const { return node_ && !node_->freed.load(); }
 void Array::free() {
-  check_valid("free");
+  if (!node_) throw Error("[free] use of a moved-from array");
+  if (node_->freed.load()) return;  // already freed: nothing to do
   node_->free_requested.store(true);
 }
 
