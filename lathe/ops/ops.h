@@ -3,4 +3,5 @@
 
 #include "lathe/ops/creation.h"
 #include "lathe/ops/elementwise.h"
+#include "lathe/ops/random.h"
 #include "lathe/ops/shape.h"
