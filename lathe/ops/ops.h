@@ -3,5 +3,6 @@
 
 #include "lathe/ops/creation.h"
 #include "lathe/ops/elementwise.h"
+#include "lathe/ops/linalg.h"
 #include "lathe/ops/random.h"
 #include "lathe/ops/shape.h"
