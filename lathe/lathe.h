@@ -3,6 +3,7 @@
 
 #include "lathe/backend/device.h"
 #include "lathe/core/array.h"
+#include "lathe/core/compile.h"
 #include "lathe/core/dtype.h"
 #include "lathe/core/error.h"
 #include "lathe/core/memory.h"
