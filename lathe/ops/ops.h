@@ -5,4 +5,5 @@
 #include "lathe/ops/elementwise.h"
 #include "lathe/ops/linalg.h"
 #include "lathe/ops/random.h"
+#include "lathe/ops/reduce.h"
 #include "lathe/ops/shape.h"
