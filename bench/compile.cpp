@@ -13,16 +13,16 @@ namespace {
 constexpr int64_t kElems = 1 << 20;
 
 Array chain(const Array& x) {
-  Array y = x * 1.5f;       // 1
-  y = y + 0.25f;            // 2
-  y = y * x;                // 3
-  y = maximum(y, -1.0f);    // 4
-  y = y - 0.5f;             // 5
-  y = abs(y);               // 6
-  y = sqrt(y);              // 7
-  y = y * 0.75f;            // 8
-  y = minimum(y, 4.0f);     // 9
-  return y + x;             // 10
+  Array y = x * 1.5f;     // 1
+  y = y + 0.25f;          // 2
+  y = y * x;              // 3
+  y = maximum(y, -1.0f);  // 4
+  y = y - 0.5f;           // 5
+  y = abs(y);             // 6
+  y = sqrt(y);            // 7
+  y = y * 0.75f;          // 8
+  y = minimum(y, 4.0f);   // 9
+  return y + x;           // 10
 }
 
 Array make_input() {

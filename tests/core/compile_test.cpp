@@ -379,6 +379,52 @@ TEST(Compile, CapturedArraysAreConstants) {
   EXPECT_EQ(cf.num_traces(), 1u);
 }
 
+TEST(Compile, MatmulStaysItsOwnNodeBetweenFusedRegions) {
+  // The gated MLP shape: silu(x @ wg) * (x @ wu); the gating fuses, the matmuls stay.
+  ArrayFunction fn = [](const std::vector<Array>& in) {
+    return std::vector<Array>{silu(matmul(in[0], in[1])) * matmul(in[0], in[2])};
+  };
+  auto cf = compile(fn);
+  Host x = random_host({5, 12}, float32, 50, -1, 1);
+  Host wg = random_host({12, 7}, float32, 51, -1, 1);
+  Host wu = random_host({12, 7}, float32, 52, -1, 1);
+  Results r = run_both(fn, cf,
+                       {make_array(x, float32), make_array(wg, float32),
+                        make_array(wu, float32, Layout::transposed)});
+  Host want{{5, 7}, std::vector<double>(35)};
+  for (int i = 0; i < 5; ++i) {
+    for (int j = 0; j < 7; ++j) {
+      double g = 0, u = 0;
+      for (int k = 0; k < 12; ++k) {
+        g += x[i * 12 + k] * wg[k * 7 + j];
+        u += x[i * 12 + k] * wu[k * 7 + j];
+      }
+      want[i * 7 + j] = g / (1 + std::exp(-g)) * u;
+    }
+  }
+  EXPECT_TRUE(close(r.compiled[0], want, {1e-5, 1e-5}));
+  EXPECT_TRUE(bitwise_equal(r.compiled[0], r.plain[0]));
+  TraceInfo info = cf.last_trace();
+  EXPECT_EQ(info.nodes, 3u);
+  EXPECT_EQ(info.fused_kernels, 1u);
+}
+
+TEST(Compile, NestedCompiledFunctions) {
+  auto inner = compile(
+      [](const std::vector<Array>& in) { return std::vector<Array>{exp(in[0]) * 0.5f + 1.0f}; });
+  auto outer = compile([inner](const std::vector<Array>& in) {
+    return std::vector<Array>{inner({in[0] * 2.0f})[0] - in[0]};
+  });
+  Host x = random_host({3, 10}, float32, 60, -1, 1);
+  Array a = make_array(x, float32);
+  keep(a);
+  EXPECT_TRUE(close(to_host(outer({a})[0]),
+                    map(x, [](double v) { return std::exp(2 * v) * 0.5 + 1 - v; }),
+                    default_tol(float32)));
+  EXPECT_EQ(inner.num_traces(), 1u);
+  EXPECT_EQ(outer.num_traces(), 1u);
+}
+
 ::testing::AssertionResult throws_compile_error(const std::function<void()>& f,
                                                 const std::string& needle) {
   try {
