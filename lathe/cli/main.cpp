@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "lathe/cli/render_template_cmd.h"
 #include "lathe/lathe.h"
 
 namespace {
@@ -12,6 +13,8 @@ int usage(FILE* f) {
                "usage: lathe <command> [options]\n"
                "commands:\n"
                "  demo      run a small lazy-array computation and print memory figures\n"
+               "  render-template TEMPLATE_FILE CONTEXT_JSON [--now ISO8601]\n"
+               "            render a chat template with a JSON context\n"
                "  version   print the version\n");
   return f == stderr ? 2 : 0;
 }
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   try {
     if (cmd == "demo") return demo();
+    if (cmd == "render-template") return lathe::cli::render_template_command(argc - 1, argv + 1);
     if (cmd == "version" || cmd == "--version") {
       std::printf("lathe 0.1.0\n");
       return 0;
