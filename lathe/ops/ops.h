@@ -1,6 +1,7 @@
 // Every op constructor, by family.
 #pragma once
 
+#include "lathe/ops/conv.h"
 #include "lathe/ops/creation.h"
 #include "lathe/ops/elementwise.h"
 #include "lathe/ops/linalg.h"
