@@ -4,8 +4,10 @@
 #include <memory>
 #include <numeric>
 
+#include "lathe/ops/elementwise.h"
 #include "lathe/ops/util.h"
 #include "lathe/primitives/shape.h"
+#include "lathe/primitives/shape_copy.h"
 
 namespace lathe {
 
@@ -82,7 +84,8 @@ Array swapaxes(const Array& a, int axis1, int axis2) {
   int nd = a.ndim();
   std::vector<int> axes(nd);
   std::iota(axes.begin(), axes.end(), 0);
-  std::swap(axes[normalize_axis("swapaxes", axis1, nd)], axes[normalize_axis("swapaxes", axis2, nd)]);
+  std::swap(axes[normalize_axis("swapaxes", axis1, nd)],
+            axes[normalize_axis("swapaxes", axis2, nd)]);
   return transpose(a, std::move(axes));
 }
 
@@ -146,25 +149,32 @@ Array broadcast_to(const Array& a, Shape shape) {
   if (a.shape() == shape) return a;
   Shape b = broadcast_shapes("broadcast_to", a.shape(), shape);
   if (b != shape) {
-    op_error("broadcast_to", "cannot broadcast " + shape_str(a.shape()) + " to " + shape_str(shape));
+    op_error("broadcast_to",
+             "cannot broadcast " + shape_str(a.shape()) + " to " + shape_str(shape));
   }
   return Array(std::move(shape), a.dtype(), std::make_shared<Broadcast>(), {a});
 }
 
-Array slice(const Array& a, Shape start, Shape stop, Shape steps) {
-  a.check_valid("slice");
-  int nd = a.ndim();
+namespace {
+
+// A slice normalized numpy-style: first element, step and extent per axis.
+struct SliceRegion {
+  Shape start, steps, shape;
+  bool identity = true;  // the whole array, in order
+};
+
+SliceRegion normalize_slice(const char* op, const Shape& in, const Shape& start, const Shape& stop,
+                            const Shape& steps) {
+  const int nd = static_cast<int>(in.size());
   if (static_cast<int>(start.size()) > nd || static_cast<int>(stop.size()) > nd ||
       static_cast<int>(steps.size()) > nd) {
-    op_error("slice", "more indices than the " + std::to_string(nd) + " dimensions of " +
-                          shape_str(a.shape()));
+    op_error(op, "more indices than the " + std::to_string(nd) + " dimensions of " + shape_str(in));
   }
-  Shape st(nd), sp(nd), out(nd);
-  bool identity = true;
+  SliceRegion r{Shape(nd), Shape(nd), Shape(nd)};
   for (int i = 0; i < nd; ++i) {
-    int64_t n = a.shape()[i];
+    int64_t n = in[i];
     int64_t step = i < static_cast<int>(steps.size()) ? steps[i] : 1;
-    if (step == 0) op_error("slice", "step of axis " + std::to_string(i) + " is zero");
+    if (step == 0) op_error(op, "step of axis " + std::to_string(i) + " is zero");
     int64_t b, e;
     if (step > 0) {
       b = i < static_cast<int>(start.size()) ? start[i] : 0;
@@ -173,7 +183,7 @@ Array slice(const Array& a, Shape start, Shape stop, Shape steps) {
       if (e < 0) e += n;
       b = std::clamp<int64_t>(b, 0, n);
       e = std::clamp<int64_t>(e, 0, n);
-      out[i] = e > b ? (e - b + step - 1) / step : 0;
+      r.shape[i] = e > b ? (e - b + step - 1) / step : 0;
     } else {
       b = i < static_cast<int>(start.size()) ? start[i] : n - 1;
       e = i < static_cast<int>(stop.size()) ? stop[i] : -n - 1;
@@ -181,14 +191,38 @@ Array slice(const Array& a, Shape start, Shape stop, Shape steps) {
       if (e < -1) e += n;
       b = std::clamp<int64_t>(b, -1, n - 1);
       e = std::clamp<int64_t>(e, -1, n - 1);
-      out[i] = b > e ? (b - e + (-step) - 1) / (-step) : 0;
+      r.shape[i] = b > e ? (b - e + (-step) - 1) / (-step) : 0;
     }
-    st[i] = out[i] > 0 ? b : 0;
-    sp[i] = step;
-    identity = identity && st[i] == 0 && step == 1 && out[i] == n;
+    r.start[i] = r.shape[i] > 0 ? b : 0;
+    r.steps[i] = step;
+    r.identity = r.identity && r.start[i] == 0 && step == 1 && r.shape[i] == n;
   }
-  if (identity) return a;
-  return Array(std::move(out), a.dtype(), std::make_shared<Slice>(std::move(st), std::move(sp)), {a});
+  return r;
+}
+
+}  // namespace
+
+Array slice(const Array& a, Shape start, Shape stop, Shape steps) {
+  a.check_valid("slice");
+  SliceRegion r = normalize_slice("slice", a.shape(), start, stop, steps);
+  if (r.identity) return a;
+  return Array(std::move(r.shape), a.dtype(),
+               std::make_shared<Slice>(std::move(r.start), std::move(r.steps)), {a});
+}
+
+Array slice_update(const Array& a, const Array& update, Shape start, Shape stop, Shape steps) {
+  a.check_valid("slice_update");
+  update.check_valid("slice_update");
+  SliceRegion r = normalize_slice("slice_update", a.shape(), start, stop, steps);
+  if (broadcast_shapes("slice_update", update.shape(), r.shape) != r.shape) {
+    op_error("slice_update", "an update of shape " + shape_str(update.shape()) +
+                                 " cannot be broadcast to the region of shape " +
+                                 shape_str(r.shape));
+  }
+  if (shape_size(r.shape) == 0) return a;
+  Array u = broadcast_to(astype(update, a.dtype()), r.shape);
+  return Array(a.shape(), a.dtype(),
+               std::make_shared<SliceUpdate>(std::move(r.start), std::move(r.steps)), {a, u});
 }
 
 Array slice_axis(const Array& a, int axis, int64_t start, int64_t stop, int64_t step) {
@@ -228,11 +262,11 @@ Array as_strided(const Array& a, Shape shape, Strides strides, int64_t offset) {
     (span < 0 ? lo : hi) += span;
   }
   if (lo < 0 || hi >= static_cast<int64_t>(std::max<size_t>(a.size(), 1))) {
-    op_error("as_strided", "the view reaches outside the " + std::to_string(a.size()) +
-                               " elements of the array");
+    op_error("as_strided",
+             "the view reaches outside the " + std::to_string(a.size()) + " elements of the array");
   }
-  return Array(std::move(shape), a.dtype(),
-               std::make_shared<AsStrided>(std::move(strides), offset), {contiguous(a)});
+  return Array(std::move(shape), a.dtype(), std::make_shared<AsStrided>(std::move(strides), offset),
+               {contiguous(a)});
 }
 
 Array contiguous(const Array& a) {
