@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lathe/cli/render_template_cmd.h"
+#include "lathe/cli/tokenize_cmd.h"
 #include "lathe/lathe.h"
 
 namespace {
@@ -15,6 +16,8 @@ int usage(FILE* f) {
                "  demo      run a small lazy-array computation and print memory figures\n"
                "  render-template TEMPLATE_FILE CONTEXT_JSON [--now ISO8601]\n"
                "            render a chat template with a JSON context\n"
+               "  tokenize DIR [--text TEXT] [--add-special]   print token ids as JSON\n"
+               "  detokenize DIR --ids 1,2,3 [--skip-special]  print decoded text\n"
                "  version   print the version\n");
   return f == stderr ? 2 : 0;
 }
@@ -47,6 +50,8 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "demo") return demo();
     if (cmd == "render-template") return lathe::cli::render_template_command(argc - 1, argv + 1);
+    if (cmd == "tokenize") return lathe::cli::tokenize_command(argc, argv);
+    if (cmd == "detokenize") return lathe::cli::detokenize_command(argc, argv);
     if (cmd == "version" || cmd == "--version") {
       std::printf("lathe 0.1.0\n");
       return 0;
@@ -55,6 +60,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lathe: unknown command '%s'\n", cmd.c_str());
     return usage(stderr);
   } catch (const lathe::Error& e) {
+    std::fprintf(stderr, "lathe: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "lathe: %s\n", e.what());
     return 1;
   }
