@@ -2,6 +2,7 @@
 // and repeat. tile and repeat are broadcasts materialized by one reshape copy.
 #include "lathe/primitives/shape_copy.h"
 
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -113,6 +114,17 @@ Array pad(const Array& a, const std::vector<std::pair<int64_t, int64_t>>& widths
     low[d] = lo;
     shape[d] = a.shape()[d] + lo + hi;
     identity = identity && lo == 0 && hi == 0;
+  }
+  if (mode == PadMode::constant && a.dtype().is_integral()) {
+    // Converting an unrepresentable double to an integer is undefined; refuse it here.
+    dispatch_dtype(a.dtype(), [&](auto t) {
+      using T = decltype(t);
+      if (!(value >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
+            value < static_cast<double>(std::numeric_limits<T>::max()) + 1.0)) {
+        op_error("pad",
+                 "the value " + std::to_string(value) + " does not fit in " + a.dtype().name());
+      }
+    });
   }
   if (identity) return a;
   return Array(std::move(shape), a.dtype(), std::make_shared<Pad>(std::move(low), mode, value),

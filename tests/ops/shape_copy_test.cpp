@@ -2,6 +2,7 @@
 // concatenate, stack, split, slice_update (including its in-place path), pad,
 // tile and repeat; every dtype, strided inputs, and their errors.
 #include <algorithm>
+#include <cmath>
 
 #include "ops/nd_ref.h"
 
@@ -268,6 +269,12 @@ TEST(Pad, ConstantAndEdgeModes) {
   EXPECT_OP_ERROR("pad", pad(zeros({2, 2}), {{1, 1}, {1, 1}, {1, 1}}));
   EXPECT_OP_ERROR("pad", pad(zeros({2, 2}), {{1, -1}, {0, 0}}));
   EXPECT_OP_ERROR("pad", pad(zeros({0, 2}), {{1, 0}, {0, 0}}, PadMode::edge));
+  EXPECT_OP_ERROR("pad", pad(zeros({2}, uint8), {{1, 1}}, -1.0));
+  EXPECT_OP_ERROR("pad", pad(zeros({2}, int8), {{1, 1}}, 128.0));
+  EXPECT_OP_ERROR("pad", pad(zeros({2}, int32), {{1, 1}}, std::nan("")));
+  EXPECT_OP_ERROR("pad", pad(zeros({2}, int64), {{1, 1}}, 9223372036854775808.0));
+  EXPECT_EQ(pad(zeros({1}, int8), {{1, 0}}, -128.0).to_vector<int8_t>(),
+            (std::vector<int8_t>{-128, 0}));
 }
 
 TEST(Tile, RepeatsTheWholeArray) {
