@@ -83,6 +83,22 @@ void BM_cblas_sgemv(benchmark::State& st) {
   set_gbps(st, double(n) * k * 4);
 }
 
+// The same decode product with 4-bit affine weights (group 64): bytes are the packed
+// codes plus bfloat16 scales and biases.
+void BM_lathe_qmm_q4(benchmark::State& st) {
+  const int64_t n = st.range(0), k = st.range(0);
+  lathe::Array x = lathe::array(random_floats(k, 3), {1, k}, lathe::bfloat16);
+  lathe::Array w = lathe::array(random_floats(n * k, 4), {n, k}, lathe::bfloat16);
+  auto q = lathe::quantize(w, 64, 4);
+  lathe::keep(x, q.wq, q.scales, q.biases);
+  for (auto _ : st) {
+    lathe::Array y = lathe::quantized_matmul(x, q.wq, q.scales, q.biases);
+    lathe::eval(y);
+    y.free();
+  }
+  set_gbps(st, double(n) * k / 2 + double(n) * (k / 64) * 4);
+}
+
 }  // namespace
 
 BENCHMARK(BM_lathe_sgemm)
@@ -99,6 +115,7 @@ BENCHMARK(BM_cblas_sgemm)
     ->UseRealTime();
 BENCHMARK(BM_lathe_gemv_bf16)->Arg(2048)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_lathe_gemv_f32)->Arg(2048)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_lathe_qmm_q4)->Arg(2048)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_cblas_sgemv)->Arg(2048)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 BENCHMARK_MAIN();

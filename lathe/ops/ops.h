@@ -6,6 +6,7 @@
 #include "lathe/ops/elementwise.h"
 #include "lathe/ops/indexing.h"
 #include "lathe/ops/linalg.h"
+#include "lathe/ops/quantized.h"
 #include "lathe/ops/random.h"
 #include "lathe/ops/reduce.h"
 #include "lathe/ops/shape.h"
