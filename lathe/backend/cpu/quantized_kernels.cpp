@@ -125,7 +125,7 @@ float qdot_fast(const QFormat& f, const QMatrix& w, int64_t n, const float* x, c
 float qdot_generic(const QFormat& f, const QMatrix& w, int64_t n, const float* x,
                    const float* xsum) {
   const uint8_t* row = w.codes + n * w.row_bytes;
-  float q[128];
+  float q[128] = {};  // group_size <= 128
   float total = 0.0f;
   for (int64_t g = 0; g < w.groups; ++g) {
     unpack_group(f, row, g, q);
@@ -165,7 +165,7 @@ void dequantize_parallel(const QFormat& f, const QMatrix& w, int64_t r0, int64_t
 }  // namespace
 
 void dequantize_rows(const QFormat& f, const QMatrix& w, int64_t r0, int64_t r1, float* dst) {
-  float q[128];
+  float q[128] = {};  // group_size <= 128
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.codes + r * w.row_bytes;
     for (int64_t g = 0; g < w.groups; ++g) {
