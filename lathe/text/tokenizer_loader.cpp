@@ -138,7 +138,7 @@ void apply_model_configs(Tokenizer::Impl& impl, const std::string& dir) {
   st.unk_token = token_of("unk_token");
 
   st.bos_id = lookup(st.bos_token);
-  if (!st.bos_id && !tc.contains("bos_token")) {
+  if (!st.bos_id && !tc.contains("bos_token") && !sm.contains("bos_token")) {
     std::vector<int32_t> ids;
     append_ids(gc, "bos_token_id", gc_name, ids);
     append_ids(mc, "bos_token_id", mc_name, ids);
@@ -149,7 +149,7 @@ void apply_model_configs(Tokenizer::Impl& impl, const std::string& dir) {
   append_ids(gc, "eos_token_id", gc_name, st.eos_ids);
   append_ids(mc, "eos_token_id", mc_name, st.eos_ids);
   st.pad_id = lookup(st.pad_token);
-  if (!st.pad_id) {
+  if (!st.pad_id && !tc.contains("pad_token") && !sm.contains("pad_token")) {
     std::vector<int32_t> ids;
     append_ids(gc, "pad_token_id", gc_name, ids);
     append_ids(mc, "pad_token_id", mc_name, ids);

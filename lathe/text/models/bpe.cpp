@@ -4,20 +4,17 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 #include <unordered_map>
 
 #include "lathe/core/error.h"
 #include "lathe/text/components.h"
 #include "lathe/text/utf8.h"
+#include "lathe/text/word_cache.h"
 
 namespace lathe::text {
 
 namespace {
-
-constexpr size_t kCacheCapacity = 10000;
-constexpr size_t kMaxCachedWord = 256;
 
 struct MergeInfo {
   int32_t rank;
@@ -79,21 +76,10 @@ class Bpe : public Model {
         return;
       }
     }
-    if (word.size() < kMaxCachedWord) {
-      std::lock_guard<std::mutex> lock(cache_mutex_);
-      auto it = cache_.find(word);
-      if (it != cache_.end()) {
-        out.insert(out.end(), it->second.begin(), it->second.end());
-        return;
-      }
-    }
+    if (cache_.lookup(word, out)) return;
     size_t first = out.size();
     merge_word(word, out);
-    if (word.size() < kMaxCachedWord) {
-      std::lock_guard<std::mutex> lock(cache_mutex_);
-      if (cache_.size() < kCacheCapacity)
-        cache_.emplace(word, std::vector<int32_t>(out.begin() + first, out.end()));
-    }
+    cache_.store(word, out, first);
   }
 
   std::optional<int32_t> token_to_id(const std::string& t) const override {
@@ -221,8 +207,7 @@ class Bpe : public Model {
   int32_t unk_id_ = -1;
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
   std::array<int32_t, 256> byte_ids_{};
-  mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+  WordCache cache_;
 };
 
 std::optional<std::string> opt_string(const Json& j, const JsonPath& at, const char* key) {

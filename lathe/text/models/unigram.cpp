@@ -6,6 +6,7 @@
 #include "lathe/core/error.h"
 #include "lathe/text/components.h"
 #include "lathe/text/utf8.h"
+#include "lathe/text/word_cache.h"
 
 namespace lathe::text {
 
@@ -26,7 +27,14 @@ class Unigram : public Model {
   }
 
   void tokenize(const std::string& s, std::vector<int32_t>& out) const override {
-    if (s.empty()) return;
+    if (s.empty() || cache_.lookup(s, out)) return;
+    size_t first = out.size();
+    viterbi(s, out);
+    cache_.store(s, out, first);
+  }
+
+ private:
+  void viterbi(const std::string& s, std::vector<int32_t>& out) const {
     struct Node {
       int32_t id = 0;
       double score = 0;
@@ -108,6 +116,7 @@ class Unigram : public Model {
     }
   }
 
+ public:
   std::optional<int32_t> token_to_id(const std::string& t) const override {
     auto it = ids_.find(t);
     if (it == ids_.end()) return std::nullopt;
@@ -126,6 +135,7 @@ class Unigram : public Model {
   bool byte_fallback_;
   double min_score_;
   size_t max_len_ = 0;
+  WordCache cache_;
 };
 
 }  // namespace

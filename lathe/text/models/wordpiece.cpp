@@ -4,6 +4,7 @@
 #include "lathe/core/error.h"
 #include "lathe/text/components.h"
 #include "lathe/text/utf8.h"
+#include "lathe/text/word_cache.h"
 
 namespace lathe::text {
 
@@ -21,6 +22,14 @@ class WordPiece : public Model {
   }
 
   void tokenize(const std::string& w, std::vector<int32_t>& out) const override {
+    if (cache_.lookup(w, out)) return;
+    size_t first = out.size();
+    greedy(w, out);
+    cache_.store(w, out, first);
+  }
+
+ private:
+  void greedy(const std::string& w, std::vector<int32_t>& out) const {
     size_t nchars = 0;
     for (size_t i = 0; i < w.size(); ++i)
       if ((static_cast<unsigned char>(w[i]) & 0xC0) != 0x80) ++nchars;
@@ -56,6 +65,7 @@ class WordPiece : public Model {
     }
   }
 
+ public:
   std::optional<int32_t> token_to_id(const std::string& t) const override {
     auto it = vocab_.find(t);
     if (it == vocab_.end()) return std::nullopt;
@@ -79,6 +89,7 @@ class WordPiece : public Model {
   std::unordered_map<int32_t, std::string> vocab_r_;
   std::string unk_, prefix_;
   size_t max_chars_;
+  WordCache cache_;
 };
 
 }  // namespace
