@@ -213,7 +213,8 @@ void run_products(const Operand& A, const std::vector<int64_t>& a_offs, const Op
   if (c) {
     fill_from<T>(*c, shape, C);
   } else {
-    std::memset(C, 0, total * sizeof(T));
+    // BLAS gemm ignores C when beta is 0; the gemv kernels and k = 0 read it.
+    if (d.m == 1 || d.k == 0) std::memset(C, 0, total * sizeof(T));
     beta = 0.0f;
   }
   if (total == 0) return;
