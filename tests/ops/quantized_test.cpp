@@ -344,6 +344,17 @@ TEST(Quantized, Mxfp4DecodesEveryCodeAndScale) {
   }
 }
 
+TEST(Quantized, EmptyProducts) {
+  auto q = quantize(zeros({8, 64}), 32, 4);
+  Array y = quantized_matmul(zeros({0, 64}), q.wq, q.scales, q.biases, true, 32, 4);
+  EXPECT_EQ(y.shape(), (Shape{0, 8}));
+  EXPECT_EQ(y.to_vector<float>().size(), 0u);
+  auto e = quantize(zeros({0, 64}), 32, 4);
+  Array z = quantized_matmul(ones({2, 64}), e.wq, e.scales, e.biases, true, 32, 4);
+  EXPECT_EQ(z.shape(), (Shape{2, 0}));
+  EXPECT_EQ(z.to_vector<float>().size(), 0u);
+}
+
 TEST(Quantized, BadInputThrowsNamingTheOp) {
   auto throws_with = [](auto f, const std::string& what) {
     try {

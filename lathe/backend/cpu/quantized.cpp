@@ -118,8 +118,9 @@ void run_qmm(const QuantSpec& spec, bool transpose, const Node& x, const Stack& 
              const std::vector<int64_t>& x_idx, const std::vector<int64_t>& w_idx, Node& out) {
   const size_t nd = out.shape.size();
   const int64_t m = out.shape[nd - 2], n = out.shape[nd - 1], k = x.shape.back();
-  std::vector<float> xf = floats_of(x);
   out.allocate();
+  if (out.size() == 0) return;
+  std::vector<float> xf = floats_of(x);
   std::vector<float> tmp;
   float* y = out.dtype == float32 ? out.data<float>() : (tmp.resize(out.size()), tmp.data());
   cpu::QFormat f = format_of(spec);
