@@ -10,3 +10,4 @@
 #include "lathe/ops/random.h"
 #include "lathe/ops/reduce.h"
 #include "lathe/ops/shape.h"
+#include "lathe/ops/sort.h"
