@@ -4,6 +4,7 @@
 #include "lathe/ops/conv.h"
 #include "lathe/ops/creation.h"
 #include "lathe/ops/elementwise.h"
+#include "lathe/ops/fast.h"
 #include "lathe/ops/indexing.h"
 #include "lathe/ops/linalg.h"
 #include "lathe/ops/quantized.h"

@@ -1,0 +1,206 @@
+// fast::rms_norm, layer_norm and group_norm against float64 loops, every float
+// dtype and memory layout.
+#include <cmath>
+#include <optional>
+
+#include "ops/fast_support.h"
+
+namespace lathe::testing {
+namespace {
+
+// Row-wise reference over the last axis: f(row, out_row, n).
+template <typename F>
+Host each_row(const Host& x, F f) {
+  Host y = x;
+  const size_t n = x.shape.back(), rows = n ? x.size() / n : 0;
+  for (size_t r = 0; r < rows; ++r) f(&x.data[r * n], &y.data[r * n], n);
+  return y;
+}
+
+Host ref_rms_norm(const Host& x, const std::optional<Host>& w, double eps) {
+  return each_row(x, [&](const double* a, double* y, size_t n) {
+    double ss = 0;
+    for (size_t i = 0; i < n; ++i) ss += a[i] * a[i];
+    double r = 1.0 / std::sqrt(ss / n + eps);
+    for (size_t i = 0; i < n; ++i) y[i] = a[i] * r * (w ? (*w)[i] : 1.0);
+  });
+}
+
+Host ref_layer_norm(const Host& x, const std::optional<Host>& w, const std::optional<Host>& b,
+                    double eps) {
+  return each_row(x, [&](const double* a, double* y, size_t n) {
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < n; ++i) mean += a[i];
+    mean /= n;
+    for (size_t i = 0; i < n; ++i) var += (a[i] - mean) * (a[i] - mean);
+    var /= n;
+    for (size_t i = 0; i < n; ++i) {
+      y[i] = (a[i] - mean) / std::sqrt(var + eps) * (w ? (*w)[i] : 1.0) + (b ? (*b)[i] : 0.0);
+    }
+  });
+}
+
+// x [B, ..., C]: channel c of batch entry i belongs to group c / (C / groups).
+Host ref_group_norm(const Host& x, int groups, const std::optional<Host>& w,
+                    const std::optional<Host>& b, double eps) {
+  Host y = x;
+  const size_t c = x.shape.back(), batch = x.shape[0], per = c / groups;
+  const size_t positions = x.size() / (batch * c);
+  for (size_t i = 0; i < batch; ++i) {
+    for (int g = 0; g < groups; ++g) {
+      auto at = [&](size_t p, size_t k) { return (i * positions + p) * c + g * per + k; };
+      double mean = 0, var = 0;
+      for (size_t p = 0; p < positions; ++p)
+        for (size_t k = 0; k < per; ++k) mean += x[at(p, k)];
+      mean /= positions * per;
+      for (size_t p = 0; p < positions; ++p)
+        for (size_t k = 0; k < per; ++k) var += (x[at(p, k)] - mean) * (x[at(p, k)] - mean);
+      var /= positions * per;
+      for (size_t p = 0; p < positions; ++p) {
+        for (size_t k = 0; k < per; ++k) {
+          size_t ch = g * per + k;
+          y[at(p, k)] = (x[at(p, k)] - mean) / std::sqrt(var + eps) * (w ? (*w)[ch] : 1.0) +
+                        (b ? (*b)[ch] : 0.0);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+// Normalized results are O(1); float accumulation over a row adds a few ulps.
+Tol norm_tol(Dtype dt) { return scaled(default_tol(dt), dt == float32 ? 8 : 2); }
+
+TEST(FastNorm, RmsNormMatchesFloat64Reference) {
+  uint64_t seed = 1;
+  for (Dtype dt : float_dtypes) {
+    for (Layout layout : all_layouts) {
+      for (bool with_weight : {true, false}) {
+        Host x = random_host({3, 5, 72}, dt, seed++, -3, 3);
+        Host w = random_host({72}, dt, seed++, 0.5, 1.5);
+        std::optional<Array> wa;
+        if (with_weight) wa = make_array(w, dt);
+        Array y = fast::rms_norm(make_array(x, dt, layout), wa, 1e-5f);
+        EXPECT_EQ(y.dtype(), dt);
+        Host want =
+            round_to(ref_rms_norm(x, with_weight ? std::optional(w) : std::nullopt, 1e-5), dt);
+        EXPECT_TRUE(close(to_host(y), want, norm_tol(dt)))
+            << dt.name() << " " << layout_name(layout) << " weight " << with_weight;
+      }
+    }
+  }
+}
+
+TEST(FastNorm, RmsNormWeightDtypeMayDiffer) {
+  // A float32 weight on bfloat16 activations: the result keeps x's dtype.
+  Host x = random_host({4, 32}, bfloat16, 11);
+  Host w = random_host({32}, float32, 12, 0.5, 1.5);
+  Array y = fast::rms_norm(make_array(x, bfloat16), make_array(w, float32), 1e-6f);
+  EXPECT_EQ(y.dtype(), bfloat16);
+  EXPECT_TRUE(close(to_host(y), round_to(ref_rms_norm(x, w, 1e-6), bfloat16), norm_tol(bfloat16)));
+}
+
+TEST(FastNorm, RmsNormEpsDominatesSmallRows) {
+  // A zero row must give zeros (no NaN), and eps must enter as mean + eps.
+  Host x{{2, 4}, {0, 0, 0, 0, 1e-3, -1e-3, 1e-3, -1e-3}};
+  Host want = ref_rms_norm(x, std::nullopt, 1e-2);
+  EXPECT_TRUE(close(to_host(fast::rms_norm(make_array(x, float32), std::nullopt, 1e-2f)),
+                    round_to(want, float32), norm_tol(float32)));
+}
+
+TEST(FastNorm, LayerNormMatchesFloat64Reference) {
+  uint64_t seed = 100;
+  for (Dtype dt : float_dtypes) {
+    for (Layout layout : all_layouts) {
+      for (int params = 0; params < 4; ++params) {
+        bool has_w = params & 1, has_b = params & 2;
+        Host x = random_host({2, 3, 40}, dt, seed++, -1, 3);
+        Host w = random_host({40}, dt, seed++, 0.5, 1.5);
+        Host b = random_host({40}, dt, seed++, -1, 1);
+        std::optional<Array> wa, ba;
+        if (has_w) wa = make_array(w, dt);
+        if (has_b) ba = make_array(b, dt);
+        Array y = fast::layer_norm(make_array(x, dt, layout), wa, ba, 1e-5f);
+        Host want = ref_layer_norm(x, has_w ? std::optional(w) : std::nullopt,
+                                   has_b ? std::optional(b) : std::nullopt, 1e-5);
+        EXPECT_TRUE(close(to_host(y), round_to(want, dt), norm_tol(dt)))
+            << dt.name() << " " << layout_name(layout) << " weight " << has_w << " bias " << has_b;
+      }
+    }
+  }
+}
+
+TEST(FastNorm, LayerNormOfOneDimensionalInput) {
+  Host x = random_host({48}, float32, 7);
+  EXPECT_TRUE(close(
+      to_host(fast::layer_norm(make_array(x, float32), std::nullopt, std::nullopt, 1e-6f)),
+      round_to(ref_layer_norm(x, std::nullopt, std::nullopt, 1e-6), float32), norm_tol(float32)));
+}
+
+TEST(FastNorm, GroupNormMatchesFloat64Reference) {
+  uint64_t seed = 200;
+  // [B, H, W, C] as a VAE's channels-last activations, and [B, C] (no positions).
+  const std::pair<Shape, int> cases[] = {{{2, 5, 6, 32}, 8}, {{3, 12}, 4}, {{1, 7, 16}, 1}};
+  for (Dtype dt : float_dtypes) {
+    for (Layout layout : all_layouts) {
+      for (const auto& [shape, groups] : cases) {
+        Host x = random_host(shape, dt, seed++, -2, 4);
+        Host w = random_host({shape.back()}, dt, seed++, 0.5, 1.5);
+        Host b = random_host({shape.back()}, dt, seed++, -1, 1);
+        Array y = fast::group_norm(make_array(x, dt, layout), groups, make_array(w, dt),
+                                   make_array(b, dt), 1e-6f);
+        Host want = round_to(ref_group_norm(x, groups, w, b, 1e-6), dt);
+        EXPECT_TRUE(close(to_host(y), want, norm_tol(dt)))
+            << dt.name() << " " << layout_name(layout) << " " << shape_str(shape) << " groups "
+            << groups;
+      }
+    }
+  }
+}
+
+TEST(FastNorm, GroupNormWithoutAffine) {
+  Host x = random_host({2, 3, 3, 8}, float32, 9);
+  Array y = fast::group_norm(make_array(x, float32), 2, std::nullopt, std::nullopt, 1e-5f);
+  EXPECT_TRUE(close(to_host(y),
+                    round_to(ref_group_norm(x, 2, std::nullopt, std::nullopt, 1e-5), float32),
+                    norm_tol(float32)));
+}
+
+TEST(FastNorm, BadInputNamesTheOp) {
+  Array x = ones({2, 8});
+  EXPECT_TRUE(throws_error([&] { fast::rms_norm(x, ones({7}), 1e-5f); }, "rms_norm",
+                           {"weight", "(8,)", "(7,)"}));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        fast::rms_norm(ones({2, 8}, int32), std::nullopt, 1e-5f);
+      },
+      "rms_norm", {"int32"}));
+  EXPECT_TRUE(throws_error([&] { fast::rms_norm(x, ones({8}, int32), 1e-5f); }, "rms_norm",
+                           {"weight", "int32"}));
+  EXPECT_TRUE(throws_error([&] { fast::rms_norm(ones({}), std::nullopt, 1e-5f); }, "rms_norm"));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        fast::layer_norm(x, std::nullopt, ones({2, 8}), 1e-5f);
+      },
+      "layer_norm", {"bias"}));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        fast::group_norm(ones({2, 3, 10}), 4, std::nullopt, std::nullopt, 1e-5f);
+      },
+      "group_norm", {"4", "10"}));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        fast::group_norm(ones({2, 3, 8}), 0, std::nullopt, std::nullopt, 1e-5f);
+      },
+      "group_norm"));
+  EXPECT_TRUE(throws_error(
+      [&] { fast::group_norm(ones({8}), 2, std::nullopt, std::nullopt, 1e-5f); }, "group_norm"));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        fast::group_norm(ones({2, 3, 8}), 2, ones({8}), ones({4}), 1e-5f);
+      },
+      "group_norm", {"bias"}));
+}
+
+}  // namespace
+}  // namespace lathe::testing
