@@ -13,16 +13,22 @@ class Allocator;
 class Buffer {
  public:
   Buffer(void* ptr, size_t size, Allocator* owner) : ptr_(ptr), size_(size), owner_(owner) {}
+  // Memory owned elsewhere (a mapped file): kept alive by `keepalive`, never returned.
+  Buffer(void* ptr, size_t size, std::shared_ptr<const void> keepalive)
+      : ptr_(ptr), size_(size), owner_(nullptr), keepalive_(std::move(keepalive)) {}
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   void* ptr() const { return ptr_; }
   size_t size() const { return size_; }
+  // False for foreign memory (mapped files): never written in place.
+  bool owned() const { return owner_ != nullptr; }
 
  private:
   void* ptr_;
   size_t size_;
   Allocator* owner_;
+  std::shared_ptr<const void> keepalive_;
 };
 
 class Allocator {

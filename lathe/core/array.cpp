@@ -91,7 +91,7 @@ void Node::share(const Node& src, const Strides& st, size_t offset_bytes, size_t
 }
 
 bool Node::donatable() const {
-  return buffer && buffer.use_count() == 1 && consumers.load() == 1 && contiguous &&
+  return buffer && buffer->owned() && buffer.use_count() == 1 && consumers.load() == 1 && contiguous &&
          data_size == size() && (handles.load() == 0 || freed.load() || free_requested.load()) &&
          !(kept.load() && handles.load() > 0 && !free_requested.load());
 }

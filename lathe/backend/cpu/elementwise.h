@@ -54,8 +54,11 @@ inline C unary_scalar(UnaryOp op, C x) {
       case UnaryOp::sign: return static_cast<C>(x > C(0) ? 1 : (x < C(0) ? -1 : 0));
       case UnaryOp::logical_not: return static_cast<C>(x == C(0));
       case UnaryOp::bitwise_not:
-        if constexpr (std::is_same_v<C, bool>) return !x;
-        return static_cast<C>(~x);
+        if constexpr (std::is_same_v<C, bool>) {
+          return !x;
+        } else {
+          return static_cast<C>(~x);
+        }
       default: return x;
     }
   }
