@@ -1,0 +1,48 @@
+// The interface every language model implements, and the registry that builds
+// one from a Hugging Face folder by its config.json model_type.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lathe/cache/kv_cache.h"
+#include "lathe/core/array.h"
+
+namespace lathe {
+
+struct LoadOptions {
+  // Compute dtype of the weights (e.g. float32 for reference checks on the
+  // CPU). Unset: the checkpoint's own dtype.
+  std::optional<Dtype> dtype;
+};
+
+class LanguageModel {
+ public:
+  virtual ~LanguageModel() = default;
+  // tokens: int32 [B, T]. Appends T positions to `caches` (as made by
+  // make_caches) and returns float logits [B, T, vocab_size].
+  virtual Array forward(const Array& tokens, KVCaches& caches) = 0;
+  // One cache per layer, sized for up to max_tokens positions.
+  virtual KVCaches make_caches(int batch, int max_tokens) const = 0;
+  // Every weight, to keep() once after loading.
+  virtual std::vector<Array> weights() const = 0;
+  virtual int vocab_size() const = 0;
+  // The config.json model_type this model was built from.
+  virtual const std::string& model_type() const = 0;
+};
+
+using ModelFactory =
+    std::function<std::unique_ptr<LanguageModel>(const std::string& dir, const LoadOptions&)>;
+
+// Registers a factory for a config.json model_type (done once per model file).
+void register_model(const std::string& model_type, ModelFactory factory);
+// Builds the model in `dir`; an unknown model_type is a lathe::Error listing
+// the supported ones.
+std::unique_ptr<LanguageModel> load_model(const std::string& dir, const LoadOptions& opts = {});
+std::vector<std::string> supported_model_types();
+
+}  // namespace lathe
