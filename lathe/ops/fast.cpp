@@ -4,10 +4,13 @@
 
 #include <memory>
 
+#include "lathe/ops/fast_validate.h"
 #include "lathe/ops/util.h"
 #include "lathe/primitives/fast.h"
 
 namespace lathe::fast {
+
+namespace detail {
 
 namespace {
 
@@ -32,54 +35,28 @@ void check_input(const char* op, const Array& x, int min_ndim) {
   }
 }
 
-std::vector<Array> with_optional(std::vector<Array> inputs, const std::optional<Array>& a,
-                                 const std::optional<Array>& b = std::nullopt) {
-  if (a) inputs.push_back(*a);
-  if (b) inputs.push_back(*b);
-  return inputs;
-}
-
 }  // namespace
 
-Array rms_norm(const Array& x, const std::optional<Array>& weight, float eps) {
-  const char* op = "rms_norm";
-  check_input(op, x, 1);
-  if (weight) check_vector(op, "weight", *weight, x.shape(-1));
-  return Array(x.shape(), x.dtype(), std::make_shared<RmsNorm>(eps, weight.has_value()),
-               with_optional({x}, weight));
-}
-
-Array layer_norm(const Array& x, const std::optional<Array>& weight,
-                 const std::optional<Array>& bias, float eps) {
-  const char* op = "layer_norm";
-  check_input(op, x, 1);
+void check_norm(const char* op, const Array& x, int min_ndim, const std::optional<Array>& weight,
+                const std::optional<Array>& bias) {
+  check_input(op, x, min_ndim);
   if (weight) check_vector(op, "weight", *weight, x.shape(-1));
   if (bias) check_vector(op, "bias", *bias, x.shape(-1));
-  return Array(x.shape(), x.dtype(),
-               std::make_shared<LayerNorm>(eps, weight.has_value(), bias.has_value()),
-               with_optional({x}, weight, bias));
 }
 
-Array group_norm(const Array& x, int num_groups, const std::optional<Array>& weight,
-                 const std::optional<Array>& bias, float eps) {
+void check_group_norm(const Array& x, int num_groups, const std::optional<Array>& weight,
+                      const std::optional<Array>& bias) {
   const char* op = "group_norm";
-  check_input(op, x, 2);
+  check_norm(op, x, 2, weight, bias);
   int64_t c = x.shape(-1);
   if (num_groups <= 0 || c % num_groups != 0) {
     op_error(op, "num_groups " + std::to_string(num_groups) + " must be positive and divide " +
                      std::to_string(c) + " channels");
   }
-  if (weight) check_vector(op, "weight", *weight, c);
-  if (bias) check_vector(op, "bias", *bias, c);
-  return Array(x.shape(), x.dtype(),
-               std::make_shared<GroupNorm>(num_groups, eps, weight.has_value(), bias.has_value()),
-               with_optional({x}, weight, bias));
 }
 
-namespace {
-
-Rope::Params rope_params(const Array& x, int dims, bool traditional, std::optional<float> base,
-                         float scale, const std::optional<Array>& freqs) {
+void check_rope(const Array& x, int dims, std::optional<float> base,
+                const std::optional<Array>& freqs) {
   const char* op = "rope";
   check_input(op, x, 2);
   int64_t d = x.shape(-1);
@@ -91,22 +68,10 @@ Rope::Params rope_params(const Array& x, int dims, bool traditional, std::option
     op_error(op, "exactly one of base and freqs must be given");
   }
   if (freqs) check_vector(op, "freqs", *freqs, dims / 2);
-  return Rope::Params{dims, traditional, base.value_or(0.0f), scale, 0, false, freqs.has_value()};
 }
 
-}  // namespace
-
-Array rope(const Array& x, int dims, bool traditional, std::optional<float> base, float scale,
-           int offset, const std::optional<Array>& freqs) {
-  Rope::Params p = rope_params(x, dims, traditional, base, scale, freqs);
-  p.offset = offset;
-  return Array(x.shape(), x.dtype(), std::make_shared<Rope>(p), with_optional({x}, freqs));
-}
-
-Array rope(const Array& x, int dims, bool traditional, std::optional<float> base, float scale,
-           const Array& offset, const std::optional<Array>& freqs) {
+void check_rope_offset(const Array& x, const Array& offset) {
   const char* op = "rope";
-  Rope::Params p = rope_params(x, dims, traditional, base, scale, freqs);
   offset.check_valid(op);
   if (!offset.dtype().is_integral()) {
     op_error(op, std::string("offset must be an integer array, got ") + offset.dtype().name());
@@ -117,12 +82,10 @@ Array rope(const Array& x, int dims, bool traditional, std::optional<float> base
                      std::to_string(x.ndim() >= 3 ? x.shape(0) : 1) + "), got shape " +
                      shape_str(offset.shape()));
   }
-  p.offset_is_array = true;
-  return Array(x.shape(), x.dtype(), std::make_shared<Rope>(p), with_optional({x, offset}, freqs));
 }
 
-Array scaled_dot_product_attention(const Array& q, const Array& k, const Array& v, float scale,
-                                   const AttentionOptions& options) {
+void check_attention(const Array& q, const Array& k, const Array& v,
+                     const AttentionOptions& options) {
   const char* op = "scaled_dot_product_attention";
   for (const Array* a : {&q, &k, &v}) {
     check_input(op, *a, 0);
@@ -150,7 +113,6 @@ Array scaled_dot_product_attention(const Array& q, const Array& k, const Array& 
   if (options.window < 0) {
     op_error(op, "sliding window " + std::to_string(options.window) + " must not be negative");
   }
-  std::vector<Array> inputs{q, k, v};
   if (options.mask) {
     const Array& m = *options.mask;
     m.check_valid(op);
@@ -167,16 +129,74 @@ Array scaled_dot_product_attention(const Array& q, const Array& k, const Array& 
       op_error(op, "mask of shape " + shape_str(m.shape()) + " does not broadcast to " +
                        shape_str(full));
     }
-    inputs.push_back(m);
   }
-  if (options.sinks) {
-    check_vector(op, "sinks", *options.sinks, hq);
-    inputs.push_back(*options.sinks);
-  }
+  if (options.sinks) check_vector(op, "sinks", *options.sinks, hq);
+}
+
+}  // namespace detail
+
+namespace {
+
+std::vector<Array> with_optional(std::vector<Array> inputs, const std::optional<Array>& a,
+                                 const std::optional<Array>& b = std::nullopt) {
+  if (a) inputs.push_back(*a);
+  if (b) inputs.push_back(*b);
+  return inputs;
+}
+
+Rope::Params rope_params(const Array& x, int dims, bool traditional, std::optional<float> base,
+                         float scale, const std::optional<Array>& freqs) {
+  detail::check_rope(x, dims, base, freqs);
+  return Rope::Params{dims, traditional, base.value_or(0.0f), scale, 0, false, freqs.has_value()};
+}
+
+}  // namespace
+
+Array rms_norm(const Array& x, const std::optional<Array>& weight, float eps) {
+  detail::check_norm("rms_norm", x, 1, weight, std::nullopt);
+  return Array(x.shape(), x.dtype(), std::make_shared<RmsNorm>(eps, weight.has_value()),
+               with_optional({x}, weight));
+}
+
+Array layer_norm(const Array& x, const std::optional<Array>& weight,
+                 const std::optional<Array>& bias, float eps) {
+  detail::check_norm("layer_norm", x, 1, weight, bias);
+  return Array(x.shape(), x.dtype(),
+               std::make_shared<LayerNorm>(eps, weight.has_value(), bias.has_value()),
+               with_optional({x}, weight, bias));
+}
+
+Array group_norm(const Array& x, int num_groups, const std::optional<Array>& weight,
+                 const std::optional<Array>& bias, float eps) {
+  detail::check_group_norm(x, num_groups, weight, bias);
+  return Array(x.shape(), x.dtype(),
+               std::make_shared<GroupNorm>(num_groups, eps, weight.has_value(), bias.has_value()),
+               with_optional({x}, weight, bias));
+}
+
+Array rope(const Array& x, int dims, bool traditional, std::optional<float> base, float scale,
+           int offset, const std::optional<Array>& freqs) {
+  Rope::Params p = rope_params(x, dims, traditional, base, scale, freqs);
+  p.offset = offset;
+  return Array(x.shape(), x.dtype(), std::make_shared<Rope>(p), with_optional({x}, freqs));
+}
+
+Array rope(const Array& x, int dims, bool traditional, std::optional<float> base, float scale,
+           const Array& offset, const std::optional<Array>& freqs) {
+  Rope::Params p = rope_params(x, dims, traditional, base, scale, freqs);
+  detail::check_rope_offset(x, offset);
+  p.offset_is_array = true;
+  return Array(x.shape(), x.dtype(), std::make_shared<Rope>(p), with_optional({x, offset}, freqs));
+}
+
+Array scaled_dot_product_attention(const Array& q, const Array& k, const Array& v, float scale,
+                                   const AttentionOptions& options) {
+  detail::check_attention(q, k, v, options);
   Attention::Params p{scale, options.causal, options.window, options.mask.has_value(),
                       options.sinks.has_value()};
-  return Array(Shape{b, hq, tq, v.shape(3)}, q.dtype(), std::make_shared<Attention>(p),
-               std::move(inputs));
+  return Array(Shape{q.shape(0), q.shape(1), q.shape(2), v.shape(3)}, q.dtype(),
+               std::make_shared<Attention>(p),
+               with_optional({q, k, v}, options.mask, options.sinks));
 }
 
 }  // namespace lathe::fast

@@ -60,4 +60,19 @@ struct AttentionOptions {
 Array scaled_dot_product_attention(const Array& q, const Array& k, const Array& v, float scale,
                                    const AttentionOptions& options = {});
 
+// Slow twins: the same functions composed of primitive ops (mean, matmul, max,
+// exp, concatenate, ...), computed in float32 (float64 for float64 inputs).
+// They are the oracles of the fused ops' tests, and refuse the same inputs.
+Array rms_norm_reference(const Array& x, const std::optional<Array>& weight, float eps);
+Array layer_norm_reference(const Array& x, const std::optional<Array>& weight,
+                           const std::optional<Array>& bias, float eps);
+Array group_norm_reference(const Array& x, int num_groups, const std::optional<Array>& weight,
+                           const std::optional<Array>& bias, float eps);
+// The offset may be a C++ int (it converts to a scalar array) or integer data.
+Array rope_reference(const Array& x, int dims, bool traditional, std::optional<float> base,
+                     float scale, const Array& offset,
+                     const std::optional<Array>& freqs = std::nullopt);
+Array scaled_dot_product_attention_reference(const Array& q, const Array& k, const Array& v,
+                                             float scale, const AttentionOptions& options = {});
+
 }  // namespace lathe::fast

@@ -246,6 +246,78 @@ TEST(FastAttention, QueryWithNothingToAttendGetsZeros) {
   EXPECT_TRUE(check(in, float32, 1.0, r));
 }
 
+TEST(FastAttention, TwinMatchesFloat64Reference) {
+  Inputs in = random_inputs(float64, 2, 4, 2, 3, 7, 8, 6, 800);
+  RefOptions r;
+  r.causal = true;
+  r.window = 4;
+  r.sinks = random_host({4}, float64, 803);
+  fast::AttentionOptions o = to_options(r, float64);
+  o.sinks = make_array(*r.sinks, float64);
+  Array y = fast::scaled_dot_product_attention_reference(
+      make_array(in.q, float64), make_array(in.k, float64), make_array(in.v, float64), 0.5f, o);
+  EXPECT_TRUE(close(to_host(y), ref_attention(in.q, in.k, in.v, 0.5, r), attn_tol(float64)));
+}
+
+// The fused op and its twin on the same arrays.
+::testing::AssertionResult fused_matches_twin(const Array& q, const Array& k, const Array& v,
+                                              float scale, const fast::AttentionOptions& o) {
+  Tol tol = scaled(attn_tol(q.dtype()), 2);
+  return close(to_host(fast::scaled_dot_product_attention(q, k, v, scale, o)),
+               to_host(fast::scaled_dot_product_attention_reference(q, k, v, scale, o)), tol);
+}
+
+TEST(FastAttention, FusedMatchesSlowTwin) {
+  uint64_t seed = 900;
+  struct Case {
+    int64_t hq, hkv, tq, tk;
+    bool causal;
+    int window;
+    int mask;  // 0 none, 1 bool [Tq, Tk], 2 additive [B, 1, 1, Tk]
+    bool sinks;
+  };
+  const Case cases[] = {{4, 2, 6, 6, false, 0, 0, false},  {4, 2, 6, 6, true, 0, 0, false},
+                        {8, 2, 5, 70, true, 0, 0, false},  {8, 2, 1, 70, true, 0, 0, false},
+                        {4, 4, 9, 9, false, 4, 0, false},  {4, 1, 3, 12, true, 0, 1, false},
+                        {4, 2, 3, 12, false, 0, 2, false}, {4, 2, 4, 10, true, 3, 0, true},
+                        {4, 2, 1, 80, false, 0, 2, true}};
+  for (Dtype dt : float_dtypes) {
+    for (const Case& c : cases) {
+      for (bool projected : {false, true}) {
+        Inputs in = random_inputs(dt, 2, c.hq, c.hkv, c.tq, c.tk, 16, 8, seed += 3);
+        Array q = make_array(in.q, dt);
+        if (projected) q = swapaxes(make_array(permute(in.q, {0, 2, 1, 3}), dt), 1, 2);
+        Array k = make_array(in.k, dt, projected ? Layout::transposed : Layout::contiguous);
+        Array v = make_array(in.v, dt, projected ? Layout::strided : Layout::contiguous);
+        fast::AttentionOptions o;
+        o.causal = c.causal;
+        o.window = c.window;
+        if (c.mask == 1) {
+          Host m = random_host({c.tq, c.tk}, bool_, seed + 7);
+          for (int64_t i = 0; i < c.tq; ++i) m[i * c.tk] = 1;
+          o.mask = make_array(m, bool_);
+        } else if (c.mask == 2) {
+          o.mask = make_array(random_host({2, 1, 1, c.tk}, dt, seed + 8, -4, 0), dt);
+        }
+        if (c.sinks) o.sinks = make_array(random_host({c.hq}, float32, seed + 9), float32);
+        EXPECT_TRUE(fused_matches_twin(q, k, v, 0.25f, o))
+            << dt.name() << " heads " << c.hq << "/" << c.hkv << " Tq " << c.tq << " Tk " << c.tk
+            << " causal " << c.causal << " window " << c.window << " mask " << c.mask << " sinks "
+            << c.sinks << " projected " << projected;
+      }
+    }
+  }
+}
+
+TEST(FastAttention, TwinGivesZerosWhereNothingIsAttended) {
+  Array q = ones({1, 1, 2, 4}), k = ones({1, 1, 3, 4}), v = ones({1, 1, 3, 4});
+  fast::AttentionOptions o;
+  o.mask = array<bool>({false, false, false, true, true, false}, {2, 3});
+  EXPECT_TRUE(fused_matches_twin(q, k, v, 1.0f, o));
+  EXPECT_EQ(fast::scaled_dot_product_attention_reference(q, k, v, 1.0f, o).to_vector<float>(),
+            (std::vector<float>{0, 0, 0, 0, 1, 1, 1, 1}));
+}
+
 TEST(FastAttention, BadInputNamesTheOp) {
   const std::string op = "scaled_dot_product_attention";
   Array q = ones({1, 6, 2, 8}), k = ones({1, 4, 3, 8}), v = ones({1, 4, 3, 8});
@@ -253,6 +325,8 @@ TEST(FastAttention, BadInputNamesTheOp) {
     return fast::scaled_dot_product_attention(a, b, c, 1.0f, o);
   };
   EXPECT_TRUE(throws_error([&] { sdpa(q, k, v); }, op, {"6", "4", "multiple"}));
+  EXPECT_TRUE(throws_error([&] { fast::scaled_dot_product_attention_reference(q, k, v, 1.0f); }, op,
+                           {"multiple"}));
   Array q4 = ones({1, 4, 2, 8});
   EXPECT_TRUE(throws_error([&] { sdpa(q4, ones({1, 4, 3, 7}), v); }, op, {"(1, 4, 3, 7)"}));
   EXPECT_TRUE(throws_error([&] { sdpa(q4, k, ones({1, 4, 5, 8})); }, op, {"(1, 4, 5, 8)"}));

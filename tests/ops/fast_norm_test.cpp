@@ -166,6 +166,60 @@ TEST(FastNorm, GroupNormWithoutAffine) {
                     norm_tol(float32)));
 }
 
+TEST(FastNorm, TwinsMatchFloat64Reference) {
+  // The slow twins are oracles themselves: in float64 they equal the loops.
+  Host x = random_host({2, 3, 4, 16}, float64, 300);
+  Host w = random_host({16}, float64, 301, 0.5, 1.5);
+  Host b = random_host({16}, float64, 302, -1, 1);
+  Array xa = make_array(x, float64), wa = make_array(w, float64), ba = make_array(b, float64);
+  Tol tol = norm_tol(float64);
+  EXPECT_TRUE(close(to_host(fast::rms_norm_reference(xa, wa, 1e-5f)),
+                    ref_rms_norm(x, w, double(1e-5f)), tol));
+  EXPECT_TRUE(close(to_host(fast::layer_norm_reference(xa, wa, ba, 1e-5f)),
+                    ref_layer_norm(x, w, b, double(1e-5f)), tol));
+  EXPECT_TRUE(close(to_host(fast::group_norm_reference(xa, 4, wa, ba, 1e-5f)),
+                    ref_group_norm(x, 4, w, b, double(1e-5f)), tol));
+}
+
+TEST(FastNorm, FusedMatchesSlowTwin) {
+  uint64_t seed = 400;
+  for (Dtype dt : float_dtypes) {
+    for (Layout layout : all_layouts) {
+      Host x = random_host({2, 6, 5, 24}, dt, seed++, -2, 3);
+      Host w = random_host({24}, dt, seed++, 0.5, 1.5);
+      Host b = random_host({24}, dt, seed++, -1, 1);
+      Array xa = make_array(x, dt, layout), wa = make_array(w, dt), ba = make_array(b, dt);
+      Tol tol = norm_tol(dt);
+      std::string where = std::string(dt.name()) + " " + layout_name(layout);
+      EXPECT_TRUE(close(to_host(fast::rms_norm(xa, wa, 1e-6f)),
+                        to_host(fast::rms_norm_reference(xa, wa, 1e-6f)), tol))
+          << where;
+      EXPECT_TRUE(close(to_host(fast::rms_norm(xa, std::nullopt, 1e-6f)),
+                        to_host(fast::rms_norm_reference(xa, std::nullopt, 1e-6f)), tol))
+          << where;
+      EXPECT_TRUE(close(to_host(fast::layer_norm(xa, wa, ba, 1e-5f)),
+                        to_host(fast::layer_norm_reference(xa, wa, ba, 1e-5f)), tol))
+          << where;
+      EXPECT_TRUE(close(to_host(fast::group_norm(xa, 6, wa, ba, 1e-5f)),
+                        to_host(fast::group_norm_reference(xa, 6, wa, ba, 1e-5f)), tol))
+          << where;
+    }
+  }
+}
+
+TEST(FastNorm, TwinsRefuseWhatTheFusedOpsRefuse) {
+  EXPECT_TRUE(throws_error(
+      [] {
+        fast::rms_norm_reference(ones({2, 8}), ones({7}), 1e-5f);
+      },
+      "rms_norm", {"weight"}));
+  EXPECT_TRUE(throws_error(
+      [] {
+        fast::group_norm_reference(ones({2, 3, 10}), 4, std::nullopt, std::nullopt, 1e-5f);
+      },
+      "group_norm", {"4", "10"}));
+}
+
 TEST(FastNorm, BadInputNamesTheOp) {
   Array x = ones({2, 8});
   EXPECT_TRUE(throws_error([&] { fast::rms_norm(x, ones({7}), 1e-5f); }, "rms_norm",

@@ -120,6 +120,49 @@ TEST(FastRope, TwoDimensionalInput) {
                     rope_tol(float16)));
 }
 
+TEST(FastRope, TwinMatchesFloat64Reference) {
+  Host x = random_host({2, 2, 5, 12}, float64, 70);
+  for (bool traditional : {false, true}) {
+    Array y = fast::rope_reference(make_array(x, float64), 8, traditional, 10000.0f, 0.5f, 3);
+    Host want = ref_rope(x, 8, traditional, base_inv_freq(10000.0, 8), 0.5, {3});
+    EXPECT_TRUE(close(to_host(y), want, rope_tol(float64))) << traditional;
+  }
+}
+
+TEST(FastRope, FusedMatchesSlowTwin) {
+  uint64_t seed = 80;
+  Host f = random_host({4}, float32, 79, 1.0, 20.0);
+  for (Dtype dt : float_dtypes) {
+    for (Layout layout : all_layouts) {
+      for (bool traditional : {false, true}) {
+        for (int dims : {16, 8}) {
+          Host x = random_host({3, 2, 6, 16}, dt, seed++);
+          Array xa = make_array(x, dt, layout);
+          std::string where = std::string(dt.name()) + " " + layout_name(layout) + " traditional " +
+                              std::to_string(traditional) + " dims " + std::to_string(dims);
+          Tol tol = scaled(rope_tol(dt), 2);
+          EXPECT_TRUE(
+              close(to_host(fast::rope(xa, dims, traditional, 10000.0f, 1.0f, 11)),
+                    to_host(fast::rope_reference(xa, dims, traditional, 10000.0f, 1.0f, 11)), tol))
+              << where;
+          Array offsets = array<int32_t>({0, 4, 9});
+          EXPECT_TRUE(close(
+              to_host(fast::rope(xa, dims, traditional, 500.0f, 0.25f, offsets)),
+              to_host(fast::rope_reference(xa, dims, traditional, 500.0f, 0.25f, offsets)), tol))
+              << where << " per-batch offsets";
+          if (dims == 8) {
+            Array fa = make_array(f, float32);
+            EXPECT_TRUE(close(
+                to_host(fast::rope(xa, 8, traditional, std::nullopt, 1.0f, 2, fa)),
+                to_host(fast::rope_reference(xa, 8, traditional, std::nullopt, 1.0f, 2, fa)), tol))
+                << where << " freqs";
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(FastRope, BadInputNamesTheOp) {
   Array x = ones({1, 2, 3, 8});
   EXPECT_TRUE(throws_error([&] { fast::rope(x, 7, false, 10000.0f, 1.0f, 0); }, "rope", {"7"}));
@@ -145,6 +188,8 @@ TEST(FastRope, BadInputNamesTheOp) {
         fast::rope(x, 8, false, 10000.0f, 1.0f, array<int32_t>({1, 2, 3}));
       },
       "rope", {"offset", "(3,)"}));
+  EXPECT_TRUE(
+      throws_error([&] { fast::rope_reference(x, 7, false, 10000.0f, 1.0f, 0); }, "rope", {"7"}));
 }
 
 }  // namespace
