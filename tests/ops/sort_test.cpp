@@ -13,13 +13,6 @@ namespace {
 // NaN after every number.
 bool ref_less(double a, double b) { return std::isnan(b) ? !std::isnan(a) : a < b; }
 
-std::vector<Dtype> every_dtype() {
-  std::vector<Dtype> dts(std::begin(float_dtypes), std::end(float_dtypes));
-  dts.insert(dts.end(), std::begin(int_dtypes), std::end(int_dtypes));
-  dts.push_back(bool_);
-  return dts;
-}
-
 // Values with ties (few distinct values) and, for floats, a few NaNs.
 Host tied_values(const Shape& shape, Dtype dt, uint64_t seed) {
   Host x = random_host(shape, dt, seed, -4, 4);
@@ -48,7 +41,7 @@ void reference_sort(const Host& x, int axis, Host& values, Host& indices) {
 
 TEST(Sort, SortAndArgsortMatchStableReference) {
   uint64_t seed = 1;
-  for (Dtype dt : every_dtype()) {
+  for (Dtype dt : all_dtypes) {
     for (const Shape& shape : {Shape{3, 4, 5}, Shape{2, 300}}) {
       for (int axis : {0, 1, -1}) {
         if (axis == 1 && shape.size() == 2) continue;
@@ -131,7 +124,7 @@ TEST(Sort, StabilityAndNanPlacementExplicitly) {
 
 TEST(Sort, PartitionAndArgpartition) {
   uint64_t seed = 300;
-  for (Dtype dt : every_dtype()) {
+  for (Dtype dt : all_dtypes) {
     for (int axis : {0, -1}) {
       for (Layout layout : all_layouts) {
         for (int64_t kth : {0, 2, -1}) {
@@ -184,7 +177,7 @@ void reference_topk(const Host& x, int axis, int64_t k, Host& values, Host& indi
 
 TEST(Sort, TopkMatchesReference) {
   uint64_t seed = 700;
-  for (Dtype dt : every_dtype()) {
+  for (Dtype dt : all_dtypes) {
     for (int axis : {0, 1, -1}) {
       for (Layout layout : all_layouts) {
         for (int64_t k : {0, 1, 3, 5}) {
@@ -202,6 +195,27 @@ TEST(Sort, TopkMatchesReference) {
           EXPECT_TRUE(close(to_host(i), indices, {0, 0}))
               << "topk_indices " << dt.name() << " axis " << axis << " k " << k << " "
               << layout_name(layout);
+        }
+      }
+    }
+  }
+}
+
+TEST(Sort, TopkOfFewAmongManyWithTiesAndNan) {
+  // k * 64 <= n takes the single-pass heap; ties must still come in index order.
+  uint64_t seed = 900;
+  for (Dtype dt : all_dtypes) {
+    for (Layout layout : all_layouts) {
+      for (int64_t k : {1, 4}) {
+        for (int axis : {0, 1}) {
+          Host x = tied_values(axis == 1 ? Shape{3, 300} : Shape{300, 3}, dt, seed++);
+          Array a = make_array(x, dt, layout);
+          Host values, indices;
+          reference_topk(x, axis, k, values, indices);
+          EXPECT_TRUE(close(to_host(topk(a, k, axis)), values, {0, 0}))
+              << dt.name() << " " << layout_name(layout) << " k " << k << " axis " << axis;
+          EXPECT_TRUE(close(to_host(topk_indices(a, k, axis)), indices, {0, 0}))
+              << dt.name() << " " << layout_name(layout) << " k " << k << " axis " << axis;
         }
       }
     }

@@ -1,10 +1,12 @@
 // CPU kernels of argmax / argmin. A contiguous line is scanned in blocks whose
 // extreme is found with vectorizable selects; only the winning block is
 // searched for the first index holding the extreme.
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
 #include "lathe/backend/cpu/lines.h"
+#include "lathe/backend/cpu/simd.h"
 #include "lathe/primitives/reduce.h"
 
 namespace lathe {
@@ -25,7 +27,7 @@ inline bool better(C x, C best) {
 template <typename C>
 inline bool is_nan(C x) {
   if constexpr (std::is_floating_point_v<C>) {
-    return x != x;
+    return std::isnan(x);
   } else {
     return false;
   }
@@ -49,6 +51,36 @@ uint32_t arg_strided(const T* x, int64_t n, int64_t stride) {
   return static_cast<uint32_t>(bi);
 }
 
+// The extreme of x[b, e) (NaN if it holds one).
+template <bool MAX, typename T>
+compute_t<T> block_extreme(const T* x, int64_t b, int64_t e) {
+  using C = compute_t<T>;
+  if constexpr (cpu::simd::loads_f8<T>) {
+    namespace simd = cpu::simd;
+    if (e - b < 8) return static_cast<C>(x[arg_strided<MAX>(x + b, e - b, 1) + b]);
+    return simd::extreme<MAX>(x + b, e - b);
+  } else {
+    int64_t i = b;
+    C lane[8];
+    for (C& l : lane) l = static_cast<C>(x[b]);
+    for (; i + 8 <= e; i += 8) {
+      for (int j = 0; j < 8; ++j) {
+        C v = static_cast<C>(x[i + j]);
+        lane[j] = (better<MAX>(v, lane[j]) || is_nan(v)) ? v : lane[j];
+      }
+    }
+    C m = lane[0];
+    for (int j = 1; j < 8 && !is_nan(m); ++j) {
+      if (better<MAX>(lane[j], m) || is_nan(lane[j])) m = lane[j];
+    }
+    for (; i < e && !is_nan(m); ++i) {
+      C v = static_cast<C>(x[i]);
+      if (better<MAX>(v, m) || is_nan(v)) m = v;
+    }
+    return m;
+  }
+}
+
 template <bool MAX, typename T>
 uint32_t arg_contiguous(const T* x, int64_t n) {
   using C = compute_t<T>;
@@ -58,31 +90,8 @@ uint32_t arg_contiguous(const T* x, int64_t n) {
   int64_t best_block = 0;
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t e = b + kBlock < n ? b + kBlock : n;
-    C lane[8];
-    for (C& l : lane) l = static_cast<C>(x[b]);
-    int64_t i = b;
-    for (; i + 8 <= e; i += 8) {
-      for (int j = 0; j < 8; ++j) {
-        C v = static_cast<C>(x[i + j]);
-        lane[j] = (better<MAX>(v, lane[j]) || is_nan(v)) ? v : lane[j];
-      }
-    }
-    C m = lane[0];
-    bool nan = is_nan(m);
-    for (int j = 1; j < 8; ++j) {
-      nan = nan || is_nan(lane[j]);
-      if (better<MAX>(lane[j], m)) m = lane[j];
-    }
-    for (; i < e; ++i) {
-      C v = static_cast<C>(x[i]);
-      nan = nan || is_nan(v);
-      if (better<MAX>(v, m)) m = v;
-    }
-    if (nan) {
-      for (int64_t k = b; k < e; ++k) {
-        if (is_nan(static_cast<C>(x[k]))) return static_cast<uint32_t>(k);
-      }
-    }
+    C m = block_extreme<MAX>(x, b, e);
+    if (is_nan(m)) return static_cast<uint32_t>(b) + arg_strided<MAX>(x + b, e - b, 1);
     if (better<MAX>(m, best)) {
       best = m;
       best_block = b;

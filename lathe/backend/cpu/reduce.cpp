@@ -9,6 +9,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "lathe/backend/cpu/simd.h"
 #include "lathe/backend/cpu/strided.h"
 
 namespace lathe {
@@ -55,20 +56,25 @@ constexpr A highest() {
 // The selects below keep a NaN once it was seen (numpy propagates NaN).
 template <typename A>
 inline A nan_max(A acc, A x) {
-  if constexpr (std::is_floating_point_v<A>) return (x > acc || x != x) ? x : acc;
+  if constexpr (std::is_floating_point_v<A>) return (x > acc || std::isnan(x)) ? x : acc;
   return x > acc ? x : acc;
 }
 
 template <typename A>
 inline A nan_min(A acc, A x) {
-  if constexpr (std::is_floating_point_v<A>) return (x < acc || x != x) ? x : acc;
+  if constexpr (std::is_floating_point_v<A>) return (x < acc || std::isnan(x)) ? x : acc;
   return x < acc ? x : acc;
 }
+
+// Which explicit-vector loop a policy has for contiguous float32/bfloat16 rows
+// (the others vectorize on their own or are not hot).
+enum class Vec { none, max, min, exp_sum };
 
 // Accumulation policies: init, step (fold one element, given the per-output
 // centre c), merge (combine two partial results).
 template <typename A>
 struct SumOp {
+  static constexpr Vec kVec = Vec::none;
   static constexpr A init() { return A(0); }
   static A step(A acc, A x, A) { return static_cast<A>(acc + x); }
   static A merge(A a, A b) { return static_cast<A>(a + b); }
@@ -76,6 +82,7 @@ struct SumOp {
 
 template <typename A>
 struct ProdOp {
+  static constexpr Vec kVec = Vec::none;
   static constexpr A init() { return A(1); }
   static A step(A acc, A x, A) { return static_cast<A>(acc * x); }
   static A merge(A a, A b) { return static_cast<A>(a * b); }
@@ -83,6 +90,7 @@ struct ProdOp {
 
 template <typename A>
 struct MaxOp {
+  static constexpr Vec kVec = Vec::max;
   static constexpr A init() { return lowest<A>(); }
   static A step(A acc, A x, A) { return nan_max(acc, x); }
   static A merge(A a, A b) { return nan_max(a, b); }
@@ -90,6 +98,7 @@ struct MaxOp {
 
 template <typename A>
 struct MinOp {
+  static constexpr Vec kVec = Vec::min;
   static constexpr A init() { return highest<A>(); }
   static A step(A acc, A x, A) { return nan_min(acc, x); }
   static A merge(A a, A b) { return nan_min(a, b); }
@@ -97,6 +106,7 @@ struct MinOp {
 
 template <typename A>
 struct AllOp {
+  static constexpr Vec kVec = Vec::none;
   static constexpr A init() { return A(1); }
   static A step(A acc, A x, A) { return acc && x; }
   static A merge(A a, A b) { return a && b; }
@@ -104,6 +114,7 @@ struct AllOp {
 
 template <typename A>
 struct AnyOp {
+  static constexpr Vec kVec = Vec::none;
   static constexpr A init() { return A(0); }
   static A step(A acc, A x, A) { return acc || x; }
   static A merge(A a, A b) { return a || b; }
@@ -112,6 +123,7 @@ struct AnyOp {
 // Second pass of var: squared deviations from the mean.
 template <typename A>
 struct SquaredDeviationOp {
+  static constexpr Vec kVec = Vec::none;
   static constexpr A init() { return A(0); }
   static A step(A acc, A x, A c) { return acc + (x - c) * (x - c); }
   static A merge(A a, A b) { return a + b; }
@@ -120,13 +132,33 @@ struct SquaredDeviationOp {
 // Second pass of logsumexp: exponentials shifted by the maximum.
 template <typename A>
 struct ExpSumOp {
+  static constexpr Vec kVec = Vec::exp_sum;
   static constexpr A init() { return A(0); }
   static A step(A acc, A x, A c) { return acc + std::exp(x - c); }
   static A merge(A a, A b) { return a + b; }
 };
 
+template <typename Op, typename T>
+float vector_row(const T* x, int64_t n, float c) {
+  namespace simd = cpu::simd;
+  if constexpr (Op::kVec == Vec::max || Op::kVec == Vec::min) {
+    return simd::extreme<Op::kVec == Vec::max>(x, n);
+  } else {
+    const simd::f8 cv = simd::splat(c);
+    simd::f8 acc = simd::exp_nonpositive(simd::load(x) - cv);
+    int64_t i = 8;
+    for (; i + 8 <= n; i += 8) acc += simd::exp_nonpositive(simd::load(x + i) - cv);
+    float r = simd::sum_lanes(acc);
+    for (; i < n; ++i) r = Op::step(r, load<float>(x[i]), c);
+    return r;
+  }
+}
+
 template <typename Op, typename A, typename T>
 A reduce_row(const T* x, int64_t n, int64_t stride, A c) {
+  if constexpr (Op::kVec != Vec::none && std::is_same_v<A, float> && cpu::simd::loads_f8<T>) {
+    if (stride == 1 && n >= 16) return vector_row<Op>(x, n, c);
+  }
   if (stride == 1 && n >= 16) {
     A lane[8];
     for (A& l : lane) l = Op::init();

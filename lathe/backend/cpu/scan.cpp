@@ -37,7 +37,7 @@ inline A scan_step(A acc, A x) {
   } else {
     // A NaN, once met, stays (numpy's maximum.accumulate).
     if constexpr (std::is_floating_point_v<A>) {
-      if (acc != acc || x != x) return acc != acc ? acc : x;
+      if (std::isnan(acc) || std::isnan(x)) return std::isnan(acc) ? acc : x;
     }
     if constexpr (OP == ScanOp::max) {
       return x > acc ? x : acc;

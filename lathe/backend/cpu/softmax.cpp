@@ -1,11 +1,14 @@
 // CPU kernel of softmax along one axis: max, shifted exponentials and their
-// sum, then a scale. float32 and float64 lines that are contiguous run in
-// place; 16-bit and strided lines go through a float buffer.
+// sum, then a scale. Contiguous float32/float64 lines are computed in place in
+// the output; 16-bit and strided lines go through a float line buffer taken
+// from the caching allocator (a fresh large malloc per call would page-fault).
 #include <cmath>
+#include <limits>
+#include <memory>
 #include <type_traits>
-#include <vector>
 
 #include "lathe/backend/cpu/lines.h"
+#include "lathe/backend/cpu/simd.h"
 #include "lathe/primitives/reduce.h"
 
 namespace lathe {
@@ -14,66 +17,74 @@ using detail::Node;
 
 namespace {
 
+// NaN-propagating maximum of acc and x[0, n).
 template <typename C>
-C line_max(const C* x, int64_t n) {
-  C lane[8];
-  for (C& l : lane) l = x[0];
+C chunk_max(const C* x, int64_t n, C acc) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) {
-      C v = x[i + j];
-      lane[j] = (v > lane[j] || v != v) ? v : lane[j];
+  if constexpr (std::is_same_v<C, float>) {
+    if (n >= 8) {
+      float m = cpu::simd::extreme<true>(x, n);
+      return (m > acc || std::isnan(m)) && !std::isnan(acc) ? m : acc;
     }
   }
-  C m = x[0];
-  for (C l : lane) m = (l > m || l != l) ? l : m;
-  for (; i < n; ++i) m = (x[i] > m || x[i] != x[i]) ? x[i] : m;
-  return m;
+  for (; i < n && !std::isnan(acc); ++i) acc = (x[i] > acc || std::isnan(x[i])) ? x[i] : acc;
+  return acc;
 }
 
-// y = softmax(x); y may alias x.
+// y = exp(x - m) (y may alias x, or be null); returns the sum.
 template <typename C>
-void line_softmax(const C* x, int64_t n, C* y) {
-  const C m = line_max(x, n);
-  C lane[8] = {};
+C chunk_exp(const C* x, int64_t n, C m, C* y) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) {
-      C e = std::exp(x[i + j] - m);
-      y[i + j] = e;
-      lane[j] += e;
-    }
-  }
   C s = 0;
-  for (C l : lane) s += l;
+  if constexpr (std::is_same_v<C, float>) {
+    namespace simd = cpu::simd;
+    const simd::f8 mv = simd::splat(m);
+    simd::f8 acc = simd::splat(0.0f);
+    for (; i + 8 <= n; i += 8) {
+      simd::f8 e = simd::exp_nonpositive(simd::load(x + i) - mv);
+      if (y) simd::store(y + i, e);
+      acc += e;
+    }
+    s = simd::sum_lanes(acc);
+  }
   for (; i < n; ++i) {
     C e = std::exp(x[i] - m);
-    y[i] = e;
+    if (y) y[i] = e;
     s += e;
   }
-  const C inv = C(1) / s;
+  return s;
+}
+
+template <typename C>
+void line_in_place(const C* x, int64_t n, C* y) {
+  const C m = chunk_max(x, n, -std::numeric_limits<C>::infinity());
+  const C inv = C(1) / chunk_exp(x, n, m, y);
   for (int64_t k = 0; k < n; ++k) y[k] *= inv;
 }
 
 template <typename T>
 void softmax_typed(const Node& in, int axis, Node& out) {
-  using C = compute_t<T>;
   const T* x = in.data<T>();
   T* o = out.data<T>();
   const int64_t n = in.shape[axis];
   const int64_t is = in.strides[axis];
   const Strides os = row_strides(out.shape);
   const int64_t ost = os[axis];
-  std::vector<C> buf;
+  using C = compute_t<T>;
+  std::shared_ptr<Buffer> scratch;
+  C* buf = nullptr;
+  if (!std::is_same_v<T, C> || is != 1 || ost != 1) {
+    scratch = cpu_allocator().allocate(n * sizeof(C));
+    buf = static_cast<C*>(scratch->ptr());
+  }
   cpu::for_each_line(in.shape, in.strides, os, axis, [&](int64_t io, int64_t oo) {
     const T* src = x + io;
     T* dst = o + oo;
     if constexpr (std::is_same_v<T, C>) {
-      if (is == 1 && ost == 1) return line_softmax(src, n, dst);
+      if (!buf) return line_in_place(src, n, dst);
     }
-    buf.resize(n);
     for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<C>(src[i * is]);
-    line_softmax(buf.data(), n, buf.data());
+    line_in_place(buf, n, buf);
     for (int64_t i = 0; i < n; ++i) dst[i * ost] = static_cast<T>(buf[i]);
   });
 }
