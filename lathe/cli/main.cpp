@@ -3,7 +3,9 @@
 #include <cstring>
 #include <string>
 
+#include "lathe/cli/logits_cmd.h"
 #include "lathe/cli/render_template_cmd.h"
+#include "lathe/cli/run_cmd.h"
 #include "lathe/cli/tokenize_cmd.h"
 #include "lathe/lathe.h"
 
@@ -13,6 +15,9 @@ int usage(FILE* f) {
   std::fprintf(f,
                "usage: lathe <command> [options]\n"
                "commands:\n"
+               "  run MODEL_DIR -p PROMPT [options]   generate text (lathe run --help)\n"
+               "  logits MODEL_DIR --ids 1,2,3 [--top N | --out FILE.npy]\n"
+               "            the model's logits for a token sequence\n"
                "  demo      run a small lazy-array computation and print memory figures\n"
                "  render-template TEMPLATE_FILE CONTEXT_JSON [--now ISO8601]\n"
                "            render a chat template with a JSON context\n"
@@ -49,6 +54,8 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   try {
     if (cmd == "demo") return demo();
+    if (cmd == "run") return lathe::cli::run_command(argc, argv);
+    if (cmd == "logits") return lathe::cli::logits_command(argc, argv);
     if (cmd == "render-template") return lathe::cli::render_template_command(argc - 1, argv + 1);
     if (cmd == "tokenize") return lathe::cli::tokenize_command(argc, argv);
     if (cmd == "detokenize") return lathe::cli::detokenize_command(argc, argv);

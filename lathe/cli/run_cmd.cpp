@@ -1,0 +1,220 @@
+// `lathe run MODEL_DIR -p PROMPT`: renders the folder's chat template (unless --raw),
+// generates with the sampler flags, streams the text to stdout and the figures to stderr.
+#include "lathe/cli/run_cmd.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "lathe/cli/flags.h"
+#include "lathe/cli/model_options.h"
+#include "lathe/core/error.h"
+#include "lathe/core/memory.h"
+#include "lathe/engine/generate.h"
+#include "lathe/io/json_file.h"
+#include "lathe/text/chat_template.h"
+
+namespace lathe::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: lathe run MODEL_DIR [-p PROMPT | --prompt-ids 1,2,3] [options]\n"
+    "  Generates a continuation of PROMPT (read from stdin when neither -p nor --prompt-ids is\n"
+    "  given), streaming the text to stdout and timings to stderr.\n"
+    "  -p, --prompt TEXT        the prompt (the user message when a chat template is used)\n"
+    "  --prompt-ids 1,2,3       token ids instead of text (works without tokenizer files)\n"
+    "  --chat | --raw           use the folder's chat template (default when it has one) | "
+    "send the prompt as is\n"
+    "  --system TEXT            a system message (chat template only)\n"
+    "  --max-tokens N           tokens to generate at most (default 256)\n"
+    "  --temperature T          0 is greedy; defaults follow generation_config.json, greedy "
+    "without one\n"
+    "  --top-k K  --top-p P  --min-p M\n"
+    "  --repeat-penalty R  --presence-penalty X  --frequency-penalty X\n"
+    "  --seed S                 reproducible sampling\n"
+    "  --stop STR               stop before STR (repeatable; STR is not printed)\n"
+    "  --ignore-eos             keep generating past end-of-sequence tokens\n"
+    "  --ctx N                  KV-cache positions (default: prompt + max tokens)\n"
+    "  --prefill-chunk N        prompt tokens per forward pass (default 2048)\n"
+    "  --device cpu|cuda  --dtype bf16|f16|f32\n"
+    "  --json                   after the text, print one JSON object with ids, text and "
+    "figures\n"
+    "  --stats | --no-stats     timing and memory figures on stderr (default: on)\n";
+
+std::vector<FlagSpec> run_specs() {
+  std::vector<FlagSpec> s = model_flag_specs();
+  for (const char* v : {"--prompt-ids", "--system", "--max-tokens", "--temperature", "--top-k",
+                        "--top-p", "--min-p", "--repeat-penalty", "--presence-penalty",
+                        "--frequency-penalty", "--seed", "--stop", "--ctx", "--prefill-chunk"})
+    s.push_back({v});
+  s.push_back({"--prompt", true, "-p"});
+  for (const char* b : {"--chat", "--raw", "--ignore-eos", "--json", "--stats", "--no-stats"})
+    s.push_back({b, false});
+  return s;
+}
+
+[[noreturn]] void fail(const std::string& msg) { throw Error("[run] " + msg); }
+
+// transformers' defaults: greedy unless generation_config.json asks for sampling.
+SamplerConfig defaults_from(const std::string& dir) {
+  SamplerConfig c;
+  c.temperature = 0;
+  auto path = std::filesystem::path(dir) / "generation_config.json";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return c;
+  nlohmann::json g = io::read_json_file(path.string(), "run");
+  auto num = [&](const char* key, double fallback) {
+    auto it = g.find(key);
+    return it != g.end() && it->is_number() ? it->get<double>() : fallback;
+  };
+  bool sample = g.value("do_sample", false);
+  if (sample) {
+    c.temperature = num("temperature", 1.0);
+    c.top_k = static_cast<int>(num("top_k", 50));
+    c.top_p = num("top_p", 1.0);
+    c.min_p = num("min_p", 0.0);
+  }
+  c.repetition_penalty = num("repetition_penalty", 1.0);
+  return c;
+}
+
+// The sampler flags over `c` (the folder's defaults).
+SamplerConfig sampler_config(const Flags& f, SamplerConfig c) {
+  if (auto v = f.number("--temperature")) c.temperature = *v;
+  if (auto v = f.integer("--top-k", 0, INT32_MAX)) c.top_k = static_cast<int>(*v);
+  if (auto v = f.number("--top-p")) c.top_p = *v;
+  if (auto v = f.number("--min-p")) c.min_p = *v;
+  if (auto v = f.number("--repeat-penalty")) c.repetition_penalty = *v;
+  if (auto v = f.number("--presence-penalty")) c.presence_penalty = *v;
+  if (auto v = f.number("--frequency-penalty")) c.frequency_penalty = *v;
+  if (auto v = f.integer("--seed", 0, INT64_MAX)) c.seed = static_cast<uint64_t>(*v);
+  validate(c);
+  return c;
+}
+
+bool has_chat_template(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path d(dir);
+  if (fs::exists(d / "chat_template.jinja", ec) || fs::exists(d / "chat_template.json", ec))
+    return true;
+  if (!fs::exists(d / "tokenizer_config.json", ec)) return false;
+  auto cfg = io::read_json_file((d / "tokenizer_config.json").string(), "run");
+  return cfg.contains("chat_template") && !cfg["chat_template"].is_null();
+}
+
+std::vector<int32_t> chat_prompt_ids(const std::string& dir, const text::Tokenizer& tok,
+                                     const std::string& prompt,
+                                     const std::optional<std::string>& system) {
+  nlohmann::ordered_json ctx;
+  ctx["messages"] = nlohmann::ordered_json::array();
+  if (system) ctx["messages"].push_back({{"role", "system"}, {"content", *system}});
+  ctx["messages"].push_back({{"role", "user"}, {"content", prompt}});
+  ctx["add_generation_prompt"] = true;
+  const auto& st = tok.special_tokens();
+  ctx["bos_token"] = st.bos_token;
+  ctx["eos_token"] = st.eos_token;
+  std::string rendered = render_chat_template(find_chat_template(dir), ctx);
+  // The template writes the special tokens itself (transformers: add_special_tokens=False).
+  return tok.encode(rendered, false);
+}
+
+std::string read_stdin() {
+  if (isatty(STDIN_FILENO))
+    std::fprintf(stderr, "lathe run: reading the prompt from stdin (end with Ctrl-D)\n");
+  return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+
+void print_stats(const GenerationResult& r, size_t peak) {
+  std::fprintf(stderr,
+               "\nprompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | "
+               "time to first token: %.3f s | peak memory: %.1f MiB\n",
+               r.prompt_tokens, r.timings.prefill_tokens_per_s(r.prompt_tokens), r.generated_tokens,
+               r.timings.decode_tokens_per_s(r.generated_tokens), r.timings.ttft_s,
+               static_cast<double>(peak) / (1024.0 * 1024.0));
+}
+
+}  // namespace
+
+int run_command(int argc, char** argv) {
+  Flags f("run", run_specs(), argc, argv, 2);
+  if (f.has("--help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  // Every flag is checked before anything is loaded.
+  if (f.has("--chat") && f.has("--raw")) fail("--chat and --raw exclude each other");
+  if (f.has("--stats") && f.has("--no-stats")) fail("--stats and --no-stats exclude each other");
+  if (f.has("--prompt") && f.has("--prompt-ids")) fail("-p and --prompt-ids exclude each other");
+  if (f.has("--system") && f.has("--raw")) fail("--system needs the chat template (not --raw)");
+  GenerateOptions o;
+  o.max_tokens = static_cast<int>(f.integer("--max-tokens", 0, INT32_MAX).value_or(256));
+  o.stop_strings = f.all("--stop");
+  o.ignore_eos = f.has("--ignore-eos");
+  o.context_length = static_cast<int>(f.integer("--ctx", 1, INT32_MAX).value_or(0));
+  o.prefill_chunk = static_cast<int>(f.integer("--prefill-chunk", 1, INT32_MAX).value_or(2048));
+  std::vector<int32_t> ids;
+  if (auto t = f.text("--prompt-ids")) ids = parse_id_list("run", "--prompt-ids", *t);
+  o.sampler = sampler_config(f, SamplerConfig{});
+  validate(o);
+  ModelChoice choice = model_choice(f);
+  o.sampler = sampler_config(f, defaults_from(choice.dir));
+
+  auto tokenizer = load_tokenizer(choice.dir);
+  if (!tokenizer) {
+    if (!f.has("--prompt-ids"))
+      fail("'" + choice.dir +
+           "' has no tokenizer (tokenizer.json); pass token ids with "
+           "--prompt-ids");
+    if (!o.stop_strings.empty())
+      fail("--stop needs a tokenizer, and '" + choice.dir + "' has none");
+    if (f.has("--chat")) fail("--chat needs a tokenizer, and '" + choice.dir + "' has none");
+  }
+  if (!f.has("--prompt-ids")) {
+    std::string prompt = f.has("--prompt") ? *f.text("--prompt") : read_stdin();
+    bool chat = !f.has("--raw") && (f.has("--chat") || has_chat_template(choice.dir));
+    if (f.has("--system") && !chat) fail("--system needs a chat template, and the folder has none");
+    ids = chat ? chat_prompt_ids(choice.dir, *tokenizer, prompt, f.text("--system"))
+               : tokenizer->encode(prompt, true);
+  }
+  if (ids.empty()) fail("the prompt is empty (it encodes to no tokens)");
+
+  auto model = load_kept(choice);
+  o.on_text = [](std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  };
+  reset_peak_memory();
+  GenerationResult r = tokenizer ? generate(*model, *tokenizer, ids, o) : generate(*model, ids, o);
+  size_t peak = peak_memory();
+  if (!tokenizer) {
+    nlohmann::json j = r.ids;
+    std::printf("%s", j.dump().c_str());
+  }
+  if (!r.text.empty() || !tokenizer) std::printf("\n");
+  if (f.has("--json")) {
+    nlohmann::json j;
+    j["ids"] = r.ids;
+    j["text"] = r.text;
+    j["finish_reason"] = r.finish_reason;
+    j["prompt_tokens"] = r.prompt_tokens;
+    j["generated_tokens"] = r.generated_tokens;
+    j["prefill_tok_s"] = r.timings.prefill_tokens_per_s(r.prompt_tokens);
+    j["gen_tok_s"] = r.timings.decode_tokens_per_s(r.generated_tokens);
+    j["ttft_s"] = r.timings.ttft_s;
+    j["peak_memory_bytes"] = peak;
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  }
+  std::fflush(stdout);
+  if (!f.has("--no-stats")) print_stats(r, peak);
+  return 0;
+}
+
+}  // namespace lathe::cli
