@@ -45,14 +45,14 @@ Value get_attribute(const Value& obj, const std::string& name) {
       return Value::undefined("'Namespace' object has no attribute '" + name + "'");
     case Kind::dict: {
       Value m = lookup_method(obj, name);
-      if (!m.is_undefined()) return m;
+      if (!m.is_undefined() || !m.undefined_message().empty()) return m;
       if (const Value* v = obj.entries().find(name)) return *v;
       return missing_attribute(obj, name);
     }
     case Kind::string:
     case Kind::list: {
       Value m = lookup_method(obj, name);
-      if (!m.is_undefined()) return m;
+      if (!m.is_undefined() || !m.undefined_message().empty()) return m;
       return missing_attribute(obj, name);
     }
     default: return missing_attribute(obj, name);
@@ -86,7 +86,7 @@ Value get_item(const Value& obj, const Value& key) {
   if (key.is_string()) {
     if (obj.is_namespace()) return get_attribute(obj, key.as_string());
     Value m = lookup_method(obj, key.as_string());
-    if (!m.is_undefined()) return m;
+    if (!m.is_undefined() || !m.undefined_message().empty()) return m;
     return missing_attribute(obj, key.as_string());
   }
   return Value::undefined("'" + object_name(obj) + "' has no element " + key.repr());

@@ -2,6 +2,8 @@
 // (json.dumps with ensure_ascii=False) in place of jinja2's HTML-safe one.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 
@@ -23,7 +25,9 @@ Value attribute_path(const Value& item, const std::string& path) {
     std::string part =
         path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    cur = get_item(cur, digits ? Value(static_cast<int64_t>(std::stoll(part))) : Value(part));
+    cur =
+        get_item(cur, digits ? Value(static_cast<int64_t>(std::strtoll(part.c_str(), nullptr, 10)))
+                             : Value(part));
     if (dot == std::string::npos) return cur;
     start = dot + 1;
   }
@@ -95,21 +99,20 @@ Value round_value(const Value& v, CallArgs& a) {
   int64_t precision = a.get(0, "precision", Value(0)).as_int();
   std::string method = a.get(1, "method", Value("common")).str();
   if (!v.is_number()) raise("TypeError", "type " + v.type_name() + " doesn't define __round__");
-  double x = v.as_float(), scale = std::pow(10.0, static_cast<double>(precision));
-  double r;
   if (method == "common" && !v.is_float()) return Value(v.as_int());
-  if (method == "common") {
-    // Python's round(): halves go to the even neighbour.
-    double y = x * scale;
-    r = std::nearbyint(y) / scale;
-  } else if (method == "ceil") {
-    r = std::ceil(x * scale) / scale;
-  } else if (method == "floor") {
-    r = std::floor(x * scale) / scale;
-  } else {
-    raise("FilterArgumentError", "method must be common, ceil or floor");
+  double x = v.as_float();
+  if (method == "common" && precision >= 0 && precision <= 300 && std::isfinite(x)) {
+    // Python's round() is correctly rounded on the exact binary value, halves to even;
+    // glibc's printf rounds the same way.
+    char buf[400];
+    std::snprintf(buf, sizeof(buf), "%.*f", static_cast<int>(precision), x);
+    return Value(std::strtod(buf, nullptr));
   }
-  return Value(r);
+  double scale = std::pow(10.0, static_cast<double>(precision));
+  if (method == "common") return Value(std::nearbyint(x * scale) / scale);
+  if (method == "ceil") return Value(std::ceil(x * scale) / scale);
+  if (method == "floor") return Value(std::floor(x * scale) / scale);
+  raise("FilterArgumentError", "method must be common, ceil or floor");
 }
 
 Value to_int(const Value& v, CallArgs& a) {
@@ -211,8 +214,12 @@ const std::map<std::string, FilterFn>& registry() {
       if (v.is_float()) return Value(std::fabs(v.as_float()));
       return v.as_int() < 0 ? unary_op("-", v) : Value(v.as_int());
     };
+    // Python getattr() only: dict keys are not attributes.
     f["attr"] = [](const Value& v, CallArgs& a) {
-      return get_attribute(v, a.get(0, "name").str());
+      std::string name = a.get(0, "name").str();
+      if (v.is_namespace()) return get_attribute(v, name);
+      v.require_defined();
+      return lookup_method(v, name);
     };
     f["batch"] = [](const Value& v, CallArgs& a) {
       int64_t n = a.get(0, "linecount").as_int();
@@ -323,7 +330,7 @@ const std::map<std::string, FilterFn>& registry() {
       } else {
         if (a.positional.empty()) raise("FilterArgumentError", "map requires a filter argument");
         std::string name = a.positional[0].str();
-        if (!has_filter(name)) raise("TemplateRuntimeError", "No filter named '" + name + "'.");
+        if (!has_filter(name)) raise("TemplateAssertionError", "No filter named '" + name + "'.");
         CallArgs rest = rest_args(a, 1);
         for (const auto& item : iterate(v)) out.push_back(apply_filter(name, item, rest));
       }
@@ -427,7 +434,7 @@ bool has_filter(const std::string& name) { return registry().count(name) > 0; }
 
 Value apply_filter(const std::string& name, const Value& input, CallArgs& args) {
   auto it = registry().find(name);
-  if (it == registry().end()) raise("TemplateRuntimeError", "No filter named '" + name + "'.");
+  if (it == registry().end()) raise("TemplateAssertionError", "No filter named '" + name + "'.");
   return it->second(input, args);
 }
 

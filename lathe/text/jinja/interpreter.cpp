@@ -44,7 +44,6 @@ class Interpreter {
   explicit Interpreter(const RenderOptions& options) : options_(options) { install_globals(); }
 
   std::string run(const Template& tmpl, const Value& context) {
-    validate(tmpl.body);
     auto root = std::make_shared<Scope>();
     root->parent = globals_;
     for (const auto& [k, v] : context.entries().items) {
@@ -57,46 +56,18 @@ class Interpreter {
     } catch (const RenderError& e) {
       release_closures();
       throw Error("[jinja] line " + std::to_string(line_) + ": " + e.kind + ": " + e.message);
-    } catch (...) {
+    } catch (const Error&) {
       release_closures();
       throw;
+    } catch (const std::exception& e) {
+      release_closures();
+      throw Error("[jinja] line " + std::to_string(line_) + ": internal error: " + e.what());
     }
     release_closures();
     return out;
   }
 
  private:
-  // Unknown filters and tests are errors even in branches never taken, as in jinja2.
-  void validate_expr(const Expr* e) {
-    if (!e) return;
-    if (e->kind == ExprKind::filter && !has_filter(e->name)) {
-      throw Error("[jinja] syntax error at line " + std::to_string(e->line) +
-                  ": No filter named '" + e->name + "'.");
-    }
-    if (e->kind == ExprKind::test && !has_test(e->name)) {
-      throw Error("[jinja] syntax error at line " + std::to_string(e->line) + ": No test named '" +
-                  e->name + "'.");
-    }
-    for (const auto& a : e->args) validate_expr(a.get());
-    for (const auto& kv : e->keywords) validate_expr(kv.second.get());
-    validate_expr(e->star_args.get());
-    validate_expr(e->star_kwargs.get());
-  }
-  void validate(const Body& body) {
-    for (const auto& s : body) {
-      validate_expr(s->expr.get());
-      validate_expr(s->target.get());
-      validate_expr(s->loop_filter.get());
-      for (const auto& c : s->conditions) validate_expr(c.get());
-      for (const auto& b : s->bodies) validate(b);
-      validate(s->body);
-      validate(s->else_body);
-      for (const auto& p : s->params) validate_expr(p.default_value.get());
-      for (const auto& f : s->filters) validate_expr(f.get());
-      for (const auto& a : s->assignments) validate_expr(a.second.get());
-    }
-  }
-
   void step() {
     if (++steps_ > options_.max_steps) {
       raise("RuntimeError",
@@ -295,39 +266,43 @@ class Interpreter {
       items = std::move(kept);
     }
     if (items.empty()) return exec_body(s.else_body, scope);
-    auto shared_items = std::make_shared<ValueList>(std::move(items));
+    int64_t n = static_cast<int64_t>(items.size());
+    // cycle() and changed() are made once per loop; they read the current index through `at`.
+    auto at = std::make_shared<int64_t>(0);
     auto last_changed = std::make_shared<std::optional<Value>>();
-    int64_t n = static_cast<int64_t>(shared_items->size());
+    Value cycle = Value::function("loop.cycle", [at](CallArgs& a) {
+      if (a.positional.empty()) raise("TypeError", "no items for cycling given");
+      return a.positional[static_cast<size_t>(*at) % a.positional.size()];
+    });
+    Value changed = Value::function("loop.changed", [last_changed](CallArgs& a) {
+      Value now = Value::list(a.positional);
+      if (*last_changed && values_equal(**last_changed, now)) return Value(false);
+      *last_changed = now;
+      return Value(true);
+    });
     for (int64_t i = 0; i < n; ++i) {
       step();
+      *at = i;
       auto inner = std::make_shared<Scope>();
       inner->parent = scope;
-      assign(*s.target, (*shared_items)[i], inner);
+      assign(*s.target, items[i], inner);
       Value loop = Value::dict();
-      auto& d = loop.entries();
-      d.set("index", Value(i + 1));
-      d.set("index0", Value(i));
-      d.set("revindex", Value(n - i));
-      d.set("revindex0", Value(n - i - 1));
-      d.set("first", Value(i == 0));
-      d.set("last", Value(i == n - 1));
-      d.set("length", Value(n));
-      d.set("depth", Value(1));
-      d.set("depth0", Value(0));
-      d.set("previtem",
-            i > 0 ? (*shared_items)[i - 1] : Value::undefined("there is no previous item"));
-      d.set("nextitem",
-            i + 1 < n ? (*shared_items)[i + 1] : Value::undefined("there is no next item"));
-      d.set("cycle", Value::function("loop.cycle", [i](CallArgs& a) {
-              if (a.positional.empty()) raise("TypeError", "no items for cycling given");
-              return a.positional[static_cast<size_t>(i) % a.positional.size()];
-            }));
-      d.set("changed", Value::function("loop.changed", [last_changed](CallArgs& a) {
-              Value now = Value::list(a.positional);
-              if (*last_changed && values_equal(**last_changed, now)) return Value(false);
-              *last_changed = now;
-              return Value(true);
-            }));
+      auto& d = loop.entries().items;
+      d.reserve(13);
+      auto put = [&d](const char* key, Value v) { d.emplace_back(Value(key), std::move(v)); };
+      put("index", Value(i + 1));
+      put("index0", Value(i));
+      put("revindex", Value(n - i));
+      put("revindex0", Value(n - i - 1));
+      put("first", Value(i == 0));
+      put("last", Value(i == n - 1));
+      put("length", Value(n));
+      put("depth", Value(1));
+      put("depth0", Value(0));
+      put("previtem", i > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
+      put("nextitem", i + 1 < n ? items[i + 1] : Value::undefined("there is no next item"));
+      put("cycle", cycle);
+      put("changed", changed);
       inner->set("loop", loop);
       Flow f = exec_body(s.body, inner);
       line_ = s.line;

@@ -18,7 +18,7 @@ struct RenderOptions {
   // Bounds that keep hostile templates from hanging or exhausting memory.
   size_t max_output_bytes = size_t{64} << 20;
   int max_call_depth = 200;
-  uint64_t max_steps = 20'000'000;
+  uint64_t max_steps = 1'000'000;
 };
 
 // Renders `tmpl` with the variables of `context` (a dict). Errors (syntax found late,
@@ -45,7 +45,8 @@ bool has_filter(const std::string& name);
 Value apply_filter(const std::string& name, const Value& input, CallArgs& args);
 bool has_test(const std::string& name);
 bool apply_test(const std::string& name, const Value& input, CallArgs& args);
-// A bound method of obj, or undefined when obj has no such (safe) method.
+// A bound method of obj; undefined without a message when obj has no such method, and
+// undefined carrying a SecurityError message for methods the sandbox refuses (list.append).
 Value lookup_method(const Value& obj, const std::string& name);
 
 struct JsonFormat {

@@ -12,7 +12,7 @@ namespace {
 
 using U32 = std::u32string;
 
-const std::string& need_string(const Value& v, const std::string& fn, const char* what) {
+std::string need_string(const Value& v, const std::string& fn, const char* what) {
   if (!v.is_string()) {
     raise("TypeError", fn + "() argument '" + what + "' must be str, not " + v.type_name());
   }
@@ -47,9 +47,7 @@ Value split(const std::string& s, const Value& sep, int64_t maxsplit, bool from_
         while (i < u.size() && is_space(u[i])) ++i;
         if (i >= u.size()) break;
         if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-          size_t e = u.size();
-          while (e > i && is_space(u[e - 1])) --e;
-          parts.push_back(u.substr(i, e - i));
+          parts.push_back(u.substr(i));
           break;
         }
         size_t j = i;
@@ -63,9 +61,7 @@ Value split(const std::string& s, const Value& sep, int64_t maxsplit, bool from_
         while (e > 0 && is_space(u[e - 1])) --e;
         if (e == 0) break;
         if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-          size_t b = 0;
-          while (b < e && is_space(u[b])) ++b;
-          parts.push_back(u.substr(b, e - b));
+          parts.push_back(u.substr(0, e));
           break;
         }
         size_t b = e;
@@ -78,7 +74,7 @@ Value split(const std::string& s, const Value& sep, int64_t maxsplit, bool from_
     for (const auto& p : parts) out.emplace_back(utf8_encode(p));
     return Value::list(std::move(out));
   }
-  const std::string& d = need_string(sep, "split", "sep");
+  std::string d = need_string(sep, "split", "sep");
   if (d.empty()) raise("ValueError", "empty separator");
   std::vector<std::string> parts;
   if (!from_right) {
@@ -147,7 +143,7 @@ int64_t find(const std::string& s, const std::string& sub, const CallArgs& a, bo
 
 bool affix_match(const std::string& s, const Value& affix, bool prefix) {
   auto one = [&](const Value& p) {
-    const std::string& x = need_string(p, prefix ? "startswith" : "endswith", "prefix");
+    std::string x = need_string(p, prefix ? "startswith" : "endswith", "prefix");
     if (x.size() > s.size()) return false;
     return prefix ? s.compare(0, x.size(), x) == 0
                   : s.compare(s.size() - x.size(), x.size(), x) == 0;
@@ -326,7 +322,7 @@ Value string_method(const std::string& s, const std::string& name, CallArgs& a) 
     return Value(at);
   }
   if (name == "count") {
-    const std::string& sub = need_string(a.get(0, "sub"), name, "sub");
+    std::string sub = need_string(a.get(0, "sub"), name, "sub");
     if (sub.empty()) return Value(static_cast<int64_t>(utf8_length(s) + 1));
     int64_t n = 0;
     for (size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size())) ++n;
@@ -367,7 +363,7 @@ Value string_method(const std::string& s, const std::string& name, CallArgs& a) 
     return Value(s.substr(0, sign) + std::string(width - n, '0') + s.substr(sign));
   }
   if (name == "partition" || name == "rpartition") {
-    const std::string& sep = need_string(a.get(0, "sep"), name, "sep");
+    std::string sep = need_string(a.get(0, "sep"), name, "sep");
     if (sep.empty()) raise("ValueError", "empty separator");
     size_t at = name == "partition" ? s.find(sep) : s.rfind(sep);
     if (at == std::string::npos) {
@@ -377,7 +373,7 @@ Value string_method(const std::string& s, const std::string& name, CallArgs& a) 
     return Value::tuple({Value(s.substr(0, at)), Value(sep), Value(s.substr(at + sep.size()))});
   }
   if (name == "removeprefix" || name == "removesuffix") {
-    const std::string& x = need_string(a.get(0, "affix"), name, "affix");
+    std::string x = need_string(a.get(0, "affix"), name, "affix");
     bool pre = name == "removeprefix";
     if (affix_match(s, Value(x), pre)) {
       return Value(pre ? s.substr(x.size()) : s.substr(0, s.size() - x.size()));

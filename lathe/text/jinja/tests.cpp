@@ -95,7 +95,7 @@ bool has_test(const std::string& name) { return registry().count(name) > 0; }
 
 bool apply_test(const std::string& name, const Value& input, CallArgs& args) {
   auto it = registry().find(name);
-  if (it == registry().end()) raise("TemplateRuntimeError", "No test named '" + name + "'.");
+  if (it == registry().end()) raise("TemplateAssertionError", "No test named '" + name + "'.");
   return it->second(input, args);
 }
 
