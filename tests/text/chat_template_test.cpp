@@ -94,3 +94,88 @@ TEST(ChatTemplateConformance, EveryCase) {
 }
 
 }  // namespace
+
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("lathe_chat_template_" +
+             std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+  void write(const std::string& name, const std::string& text) const {
+    fs::create_directories((path_ / name).parent_path());
+    std::ofstream(path_ / name, std::ios::binary) << text;
+  }
+
+ private:
+  fs::path path_;
+};
+
+TEST(ChatTemplateFind, StringInTokenizerConfig) {
+  TempDir d;
+  d.write("tokenizer_config.json", R"({"bos_token": "<s>", "chat_template": "{{ bos_token }}"})");
+  EXPECT_EQ(lathe::find_chat_template(d.path().string()), "{{ bos_token }}");
+  EXPECT_THROW(lathe::find_chat_template(d.path().string(), "tool_use"), lathe::Error);
+}
+
+TEST(ChatTemplateFind, NamedTemplates) {
+  TempDir d;
+  d.write("tokenizer_config.json", R"({"chat_template": [
+      {"name": "default", "template": "D"}, {"name": "tool_use", "template": "T"},
+      {"name": "rag", "template": "R"}]})");
+  std::string dir = d.path().string();
+  EXPECT_EQ(lathe::find_chat_template(dir), "D");
+  EXPECT_EQ(lathe::find_chat_template(dir, "rag"), "R");
+  EXPECT_EQ(lathe::find_chat_template(dir, "", /*prefer_tool_use=*/true), "T");
+  EXPECT_EQ(lathe::find_chat_template(dir, "default", /*prefer_tool_use=*/true), "D");
+  try {
+    lathe::find_chat_template(dir, "nope");
+    FAIL() << "expected an error";
+  } catch (const lathe::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("default, tool_use, rag"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ChatTemplateFind, JinjaFileTakesPrecedence) {
+  TempDir d;
+  d.write("tokenizer_config.json", R"({"chat_template": "from config"})");
+  d.write("chat_template.jinja", "from file");
+  d.write("additional_chat_templates/rag.jinja", "rag file");
+  EXPECT_EQ(lathe::find_chat_template(d.path().string()), "from file");
+  EXPECT_EQ(lathe::find_chat_template(d.path().string(), "rag"), "rag file");
+}
+
+TEST(ChatTemplateFind, MissingOrMalformed) {
+  TempDir d;
+  EXPECT_THROW(lathe::find_chat_template(d.path().string()), lathe::Error);
+  d.write("tokenizer_config.json", R"({"chat_template": 5})");
+  EXPECT_THROW(lathe::find_chat_template(d.path().string()), lathe::Error);
+  d.write("tokenizer_config.json", "{not json");
+  EXPECT_THROW(lathe::find_chat_template(d.path().string()), lathe::Error);
+}
+
+TEST(ChatTemplate, ParseIso8601) {
+  std::tm tm = lathe::parse_iso8601("2024-02-29T23:05:09");
+  EXPECT_EQ(tm.tm_year, 124);
+  EXPECT_EQ(tm.tm_mon, 1);
+  EXPECT_EQ(tm.tm_mday, 29);
+  EXPECT_EQ(tm.tm_hour, 23);
+  EXPECT_EQ(tm.tm_min, 5);
+  EXPECT_EQ(tm.tm_sec, 9);
+  lathe::ChatTemplateOptions options;
+  options.now = tm;
+  EXPECT_EQ(lathe::render_chat_template("{{ strftime_now('%A %d %B %Y %H:%M') }}",
+                                        nlohmann::ordered_json::object(), options),
+            "Thursday 29 February 2024 23:05");
+  EXPECT_THROW(lathe::parse_iso8601("July 10"), lathe::Error);
+  EXPECT_THROW(lathe::parse_iso8601("2025-13-01"), lathe::Error);
+}
+
+}  // namespace

@@ -116,6 +116,7 @@ Value round_value(const Value& v, CallArgs& a) {
 }
 
 Value to_int(const Value& v, CallArgs& a) {
+  v.require_defined();
   Value fallback = a.get(0, "default", Value(0));
   int64_t base = a.get(1, "base", Value(10)).as_int();
   if (v.is_int() || v.is_bool()) return Value(v.as_int());
@@ -139,6 +140,7 @@ Value to_int(const Value& v, CallArgs& a) {
 }
 
 Value to_float(const Value& v, CallArgs& a) {
+  v.require_defined();
   Value fallback = a.get(0, "default", Value(0.0));
   if (v.is_number()) return Value(v.as_float());
   if (v.is_string()) {
@@ -209,7 +211,6 @@ const std::map<std::string, FilterFn>& registry() {
   static const std::map<std::string, FilterFn> filters = [] {
     std::map<std::string, FilterFn> f;
     f["abs"] = [](const Value& v, CallArgs&) {
-      v.require_defined();
       if (!v.is_number()) raise("TypeError", "bad operand type for abs(): '" + v.type_name() + "'");
       if (v.is_float()) return Value(std::fabs(v.as_float()));
       return v.as_int() < 0 ? unary_op("-", v) : Value(v.as_int());
@@ -290,6 +291,7 @@ const std::map<std::string, FilterFn>& registry() {
       return Value(percent_format(v.str(), Value::tuple(a.positional)));
     };
     f["indent"] = [](const Value& v, CallArgs& a) {
+      v.require_defined();
       return Value(indent(v.str(), a.get(0, "width", Value(4)),
                           a.get(1, "first", Value(false)).truthy(),
                           a.get(2, "blank", Value(false)).truthy()));

@@ -493,10 +493,10 @@ class Interpreter {
       }
       case ExprKind::condition:
         if (eval(*e.args[0], scope).truthy()) return eval(*e.args[1], scope);
-        return e.args[2] ? eval(*e.args[2], scope)
-                         : Value::undefined(
-                               "the inline if-expression evaluated to false and no "
-                               "else section was defined.");
+        return e.args[2]
+                   ? eval(*e.args[2], scope)
+                   : Value::undefined("the inline if-expression on line " + std::to_string(e.line) +
+                                      " evaluated to false and no else section was defined.");
       case ExprKind::call: {
         Value fn = eval(*e.args[0], scope);
         CallArgs args = eval_args(e, scope);

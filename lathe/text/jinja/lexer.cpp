@@ -236,7 +236,9 @@ class Lexer {
     for (size_t k = i; k < j; ++k) {
       if (src_[k] != '_') text.push_back(src_[k]);
     }
-    if (!is_float && text.size() > 18) fail(i, "integer literal too large: " + text);
+    if (!is_float && (text.size() > 19 || (text.size() == 19 && text > "9223372036854775807"))) {
+      fail(i, "integer literal too large: " + text);
+    }
     push(is_float ? TokenType::floating : TokenType::integer, text, i);
     return j;
   }
