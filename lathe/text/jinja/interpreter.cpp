@@ -2,8 +2,6 @@
 // and per `with`; `if` shares its scope), loop variables, macros, call blocks and filter blocks.
 #include "lathe/text/jinja/interpreter.h"
 
-#include <chrono>
-
 #include "lathe/core/error.h"
 #include "lathe/text/jinja/unicode.h"
 
@@ -85,79 +83,18 @@ class Interpreter {
 
   void install_globals() {
     globals_ = std::make_shared<Scope>();
-    globals_->set(
-        "range", Value::function("range", [](CallArgs& a) {
-          a.check("range", 3, {});
-          if (a.positional.empty()) raise("TypeError", "range expected at least 1 argument, got 0");
-          for (const auto& v : a.positional) {
-            if (!v.is_int() && !v.is_bool()) {
-              raise("TypeError",
-                    "'" + v.type_name() + "' object cannot be interpreted as an integer");
-            }
-          }
-          int64_t start = 0, stop = 0, stride = 1;
-          if (a.positional.size() == 1) {
-            stop = a.positional[0].as_int();
-          } else {
-            start = a.positional[0].as_int();
-            stop = a.positional[1].as_int();
-            if (a.positional.size() == 3) stride = a.positional[2].as_int();
-          }
-          if (stride == 0) raise("ValueError", "range() arg 3 must not be zero");
-          ValueList out;
-          for (int64_t i = start; stride > 0 ? i < stop : i > stop; i += stride) {
-            if (out.size() >= 100000)
-              raise("OverflowError",
-                    "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
-            out.emplace_back(i);
-          }
-          return Value::list(std::move(out));
-        }));
-    globals_->set("namespace", Value::function("namespace", [](CallArgs& a) {
-                    Value ns = Value::namespace_object();
-                    for (const auto& p : a.positional) {
-                      if (!p.is_dict())
-                        raise("TypeError", "namespace() positional arguments must be dicts");
-                      for (const auto& kv : p.entries().items)
-                        ns.entries().set(kv.first, kv.second);
-                    }
-                    for (const auto& kv : a.keywords) ns.entries().set(Value(kv.first), kv.second);
+    globals_->set("range", Value::function("range", global_range));
+    globals_->set("dict", Value::function("dict", global_dict));
+    globals_->set("namespace", Value::function("namespace", [this](CallArgs& a) {
+                    Value ns = global_namespace(a);
+                    namespaces_.push_back(ns);
                     return ns;
-                  }));
-    globals_->set("dict", Value::function("dict", [](CallArgs& a) {
-                    Value d = Value::dict();
-                    for (const auto& p : a.positional) {
-                      if (!p.is_dict())
-                        raise("TypeError", "dict() positional arguments must be dicts");
-                      for (const auto& kv : p.entries().items) d.entries().set(kv.first, kv.second);
-                    }
-                    for (const auto& kv : a.keywords) d.entries().set(Value(kv.first), kv.second);
-                    return d;
                   }));
     globals_->set("raise_exception", Value::function("raise_exception", [](CallArgs& a) -> Value {
                     raise("TemplateError", a.get(0, "message").str());
                   }));
     globals_->set("strftime_now", Value::function("strftime_now", [this](CallArgs& a) {
-                    Value fmt = a.get(0, "format");
-                    if (!fmt.is_string())
-                      raise("TypeError", "strftime_now() expects a format string");
-                    std::tm tm{};
-                    if (options_.now) {
-                      tm = *options_.now;
-                    } else {
-                      std::time_t t =
-                          std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-                      localtime_r(&t, &tm);
-                    }
-                    // Normalize and fill in the weekday and day of year, in UTC so no DST shift
-                    // applies.
-                    std::time_t t = timegm(&tm);
-                    gmtime_r(&t, &tm);
-                    char buf[512];
-                    size_t n = fmt.as_string().empty()
-                                   ? 0
-                                   : std::strftime(buf, sizeof(buf), fmt.as_string().c_str(), &tm);
-                    return Value(std::string(buf, n));
+                    return Value(strftime_now(a.get(0, "format"), options_.now));
                   }));
   }
 
@@ -311,10 +248,13 @@ class Interpreter {
     return Flow::normal;
   }
 
-  // A macro's scope holds the macro itself; clearing closures at the end breaks that cycle.
+  // A macro's scope holds the macro itself, and a namespace may hold itself (lists and dicts
+  // are immutable, so every cycle runs through one of these); clearing them breaks cycles.
   void release_closures() {
     for (auto& c : closures_) c->vars.clear();
     closures_.clear();
+    for (auto& ns : namespaces_) ns.entries().items.clear();
+    namespaces_.clear();
   }
 
   Value make_macro(const Stmt& m, const ScopePtr& closure) {
@@ -522,6 +462,7 @@ class Interpreter {
   const RenderOptions& options_;
   ScopePtr globals_;
   std::vector<ScopePtr> closures_;
+  std::vector<Value> namespaces_;
   std::string* out_ = nullptr;
   int line_ = 0;
   int depth_ = 0;

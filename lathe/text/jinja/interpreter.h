@@ -40,6 +40,12 @@ Value unary_op(const std::string& op, const Value& a);
 // Python's printf-style `fmt % args`.
 std::string percent_format(const std::string& fmt, const Value& args);
 
+// Global functions (globals.cpp): range(), dict(), namespace(), strftime_now().
+Value global_range(CallArgs& args);
+Value global_dict(CallArgs& args);
+Value global_namespace(CallArgs& args);
+std::string strftime_now(const Value& format, const std::optional<std::tm>& now);
+
 // Filters (filters.cpp), tests (tests.cpp) and methods of str/list/dict (methods.cpp).
 bool has_filter(const std::string& name);
 Value apply_filter(const std::string& name, const Value& input, CallArgs& args);
