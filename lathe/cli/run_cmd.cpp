@@ -26,13 +26,15 @@ namespace {
 
 const char* kUsage =
     "usage: lathe run MODEL_DIR [-p PROMPT | --prompt-ids 1,2,3] [options]\n"
-    "  Generates a continuation of PROMPT (read from stdin when neither -p nor --prompt-ids is\n"
-    "  given), streaming the text to stdout and timings to stderr.\n"
+    "  Generates a continuation of PROMPT, streaming the text to stdout and timings to stderr.\n"
+    "  Without -p or --prompt-ids: an interactive chat when stdin is a terminal (the KV cache\n"
+    "  is kept between turns), else the whole of stdin is the prompt.\n"
     "  -p, --prompt TEXT        the prompt (the user message when a chat template is used)\n"
     "  --prompt-ids 1,2,3       token ids instead of text (works without tokenizer files)\n"
     "  --chat | --raw           use the folder's chat template (default when it has one) | "
     "send the prompt as is\n"
     "  --system TEXT            a system message (chat template only)\n"
+    "  --interactive            multi-turn chat, one message per line of stdin\n"
     "  --max-tokens N           tokens to generate at most (default 256)\n"
     "  --temperature T          0 is greedy; defaults follow generation_config.json, greedy "
     "without one\n"
@@ -41,7 +43,7 @@ const char* kUsage =
     "  --seed S                 reproducible sampling\n"
     "  --stop STR               stop before STR (repeatable; STR is not printed)\n"
     "  --ignore-eos             keep generating past end-of-sequence tokens\n"
-    "  --ctx N                  KV-cache positions (default: prompt + max tokens)\n"
+    "  --ctx N                  KV-cache positions (default: prompt + max tokens; chat: 4096)\n"
     "  --prefill-chunk N        prompt tokens per forward pass (default 2048)\n"
     "  --device cpu|cuda  --dtype bf16|f16|f32\n"
     "  --json                   after the text, print one JSON object with ids, text and "
@@ -55,12 +57,16 @@ std::vector<FlagSpec> run_specs() {
                         "--frequency-penalty", "--seed", "--stop", "--ctx", "--prefill-chunk"})
     s.push_back({v});
   s.push_back({"--prompt", true, "-p"});
-  for (const char* b : {"--chat", "--raw", "--ignore-eos", "--json", "--stats", "--no-stats"})
+  for (const char* b :
+       {"--chat", "--raw", "--ignore-eos", "--json", "--stats", "--no-stats", "--interactive"})
     s.push_back({b, false});
   return s;
 }
 
 [[noreturn]] void fail(const std::string& msg) { throw Error("[run] " + msg); }
+
+// The cache size of an interactive chat without --ctx.
+constexpr int kChatContext = 4096;
 
 // transformers' defaults: greedy unless generation_config.json asks for sampling.
 SamplerConfig defaults_from(const std::string& dir) {
@@ -110,13 +116,16 @@ bool has_chat_template(const std::string& dir) {
   return cfg.contains("chat_template") && !cfg["chat_template"].is_null();
 }
 
+nlohmann::ordered_json first_messages(const std::optional<std::string>& system) {
+  auto m = nlohmann::ordered_json::array();
+  if (system) m.push_back({{"role", "system"}, {"content", *system}});
+  return m;
+}
+
 std::vector<int32_t> chat_prompt_ids(const std::string& dir, const text::Tokenizer& tok,
-                                     const std::string& prompt,
-                                     const std::optional<std::string>& system) {
+                                     const nlohmann::ordered_json& messages) {
   nlohmann::ordered_json ctx;
-  ctx["messages"] = nlohmann::ordered_json::array();
-  if (system) ctx["messages"].push_back({{"role", "system"}, {"content", *system}});
-  ctx["messages"].push_back({{"role", "user"}, {"content", prompt}});
+  ctx["messages"] = messages;
   ctx["add_generation_prompt"] = true;
   const auto& st = tok.special_tokens();
   ctx["bos_token"] = st.bos_token;
@@ -134,11 +143,74 @@ std::string read_stdin() {
 
 void print_stats(const GenerationResult& r, size_t peak) {
   std::fprintf(stderr,
-               "\nprompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | "
+               "\nprompt: %d tokens (%d cached), %.1f tok/s | generated: %d tokens, %.1f tok/s | "
                "time to first token: %.3f s | peak memory: %.1f MiB\n",
-               r.prompt_tokens, r.timings.prefill_tokens_per_s(r.prompt_tokens), r.generated_tokens,
-               r.timings.decode_tokens_per_s(r.generated_tokens), r.timings.ttft_s,
-               static_cast<double>(peak) / (1024.0 * 1024.0));
+               r.prompt_tokens, r.reused_tokens,
+               r.timings.prefill_tokens_per_s(r.prompt_tokens - r.reused_tokens),
+               r.generated_tokens, r.timings.decode_tokens_per_s(r.generated_tokens),
+               r.timings.ttft_s, static_cast<double>(peak) / (1024.0 * 1024.0));
+}
+
+// What follows the streamed text: the ids when there is no text, the --json object, stats.
+void report(const Flags& f, const GenerationResult& r, bool has_tokenizer, size_t peak) {
+  if (!has_tokenizer) std::printf("%s", nlohmann::json(r.ids).dump().c_str());
+  if (!r.text.empty() || !has_tokenizer) std::printf("\n");
+  if (f.has("--json")) {
+    nlohmann::json j;
+    j["ids"] = r.ids;
+    j["text"] = r.text;
+    j["finish_reason"] = r.finish_reason;
+    j["prompt_tokens"] = r.prompt_tokens;
+    j["reused_tokens"] = r.reused_tokens;
+    j["generated_tokens"] = r.generated_tokens;
+    j["prefill_tok_s"] = r.timings.prefill_tokens_per_s(r.prompt_tokens - r.reused_tokens);
+    j["gen_tok_s"] = r.timings.decode_tokens_per_s(r.generated_tokens);
+    j["ttft_s"] = r.timings.ttft_s;
+    j["peak_memory_bytes"] = peak;
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  }
+  std::fflush(stdout);
+  if (!f.has("--no-stats")) print_stats(r, peak);
+}
+
+// Multi-turn chat on stdin, one user message per line, keeping the KV cache between turns
+// (with a chat template the whole conversation is re-rendered and only its new tail is
+// prefilled). Without a template every line is a prompt of its own. "/reset" starts over,
+// "/exit" or end of input ends.
+int chat_loop(const Flags& f, LanguageModel& model, const text::Tokenizer& tok,
+              const std::string& dir, bool use_template, GenerateOptions o) {
+  const bool tty = isatty(STDIN_FILENO);
+  const int context = o.context_length > 0 ? o.context_length : kChatContext;
+  Generator g(model, &tok, context);
+  auto messages = first_messages(f.text("--system"));
+  if (tty)
+    std::fprintf(stderr, "lathe chat (%d positions): /reset starts over, /exit or Ctrl-D ends\n",
+                 context);
+  std::string line;
+  while (true) {
+    if (tty) std::fputs("> ", stderr);
+    if (!std::getline(std::cin, line) || line == "/exit" || line == "/quit") break;
+    if (line == "/reset") {
+      messages = first_messages(f.text("--system"));
+      g.reset();
+      continue;
+    }
+    if (line.empty()) continue;
+    messages.push_back({{"role", "user"}, {"content", line}});
+    try {
+      auto ids = use_template ? chat_prompt_ids(dir, tok, messages) : tok.encode(line, true);
+      if (ids.empty()) fail("the prompt is empty (it encodes to no tokens)");
+      reset_peak_memory();
+      GenerationResult r = g.generate(ids, o);
+      report(f, r, true, peak_memory());
+      messages.push_back({{"role", "assistant"}, {"content", r.text}});
+    } catch (const Error& e) {
+      // A turn that cannot run (e.g. past the context) is dropped; the chat goes on.
+      std::fprintf(stderr, "lathe: %s\n", e.what());
+      messages.erase(messages.end() - 1);
+    }
+  }
+  return 0;
 }
 
 }  // namespace
@@ -153,6 +225,8 @@ int run_command(int argc, char** argv) {
   if (f.has("--chat") && f.has("--raw")) fail("--chat and --raw exclude each other");
   if (f.has("--stats") && f.has("--no-stats")) fail("--stats and --no-stats exclude each other");
   if (f.has("--prompt") && f.has("--prompt-ids")) fail("-p and --prompt-ids exclude each other");
+  if (f.has("--interactive") && (f.has("--prompt") || f.has("--prompt-ids")))
+    fail("--interactive reads the conversation from stdin; it excludes -p and --prompt-ids");
   if (f.has("--system") && f.has("--raw")) fail("--system needs the chat template (not --raw)");
   GenerateOptions o;
   o.max_tokens = static_cast<int>(f.integer("--max-tokens", 0, INT32_MAX).value_or(256));
@@ -176,44 +250,38 @@ int run_command(int argc, char** argv) {
     if (!o.stop_strings.empty())
       fail("--stop needs a tokenizer, and '" + choice.dir + "' has none");
     if (f.has("--chat")) fail("--chat needs a tokenizer, and '" + choice.dir + "' has none");
+    if (f.has("--interactive"))
+      fail("--interactive needs a tokenizer, and '" + choice.dir + "' has none");
   }
-  if (!f.has("--prompt-ids")) {
-    std::string prompt = f.has("--prompt") ? *f.text("--prompt") : read_stdin();
-    bool chat = !f.has("--raw") && (f.has("--chat") || has_chat_template(choice.dir));
-    if (f.has("--system") && !chat) fail("--system needs a chat template, and the folder has none");
-    ids = chat ? chat_prompt_ids(choice.dir, *tokenizer, prompt, f.text("--system"))
-               : tokenizer->encode(prompt, true);
-  }
-  if (ids.empty()) fail("the prompt is empty (it encodes to no tokens)");
-
-  auto model = load_kept(choice);
+  const bool chat =
+      !f.has("--raw") && tokenizer && (f.has("--chat") || has_chat_template(choice.dir));
+  if (f.has("--system") && !chat) fail("--system needs a chat template, and the folder has none");
+  const bool interactive = f.has("--interactive") ||
+                           (!f.has("--prompt") && !f.has("--prompt-ids") && isatty(STDIN_FILENO));
   o.on_text = [](std::string_view piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
   };
+  if (interactive) {
+    auto model = load_kept(choice);
+    return chat_loop(f, *model, *tokenizer, choice.dir, chat, o);
+  }
+  if (!f.has("--prompt-ids")) {
+    std::string prompt = f.has("--prompt") ? *f.text("--prompt") : read_stdin();
+    if (chat) {
+      auto messages = first_messages(f.text("--system"));
+      messages.push_back({{"role", "user"}, {"content", prompt}});
+      ids = chat_prompt_ids(choice.dir, *tokenizer, messages);
+    } else {
+      ids = tokenizer->encode(prompt, true);
+    }
+  }
+  if (ids.empty()) fail("the prompt is empty (it encodes to no tokens)");
+
+  auto model = load_kept(choice);
   reset_peak_memory();
   GenerationResult r = tokenizer ? generate(*model, *tokenizer, ids, o) : generate(*model, ids, o);
-  size_t peak = peak_memory();
-  if (!tokenizer) {
-    nlohmann::json j = r.ids;
-    std::printf("%s", j.dump().c_str());
-  }
-  if (!r.text.empty() || !tokenizer) std::printf("\n");
-  if (f.has("--json")) {
-    nlohmann::json j;
-    j["ids"] = r.ids;
-    j["text"] = r.text;
-    j["finish_reason"] = r.finish_reason;
-    j["prompt_tokens"] = r.prompt_tokens;
-    j["generated_tokens"] = r.generated_tokens;
-    j["prefill_tok_s"] = r.timings.prefill_tokens_per_s(r.prompt_tokens);
-    j["gen_tok_s"] = r.timings.decode_tokens_per_s(r.generated_tokens);
-    j["ttft_s"] = r.timings.ttft_s;
-    j["peak_memory_bytes"] = peak;
-    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-  }
-  std::fflush(stdout);
-  if (!f.has("--no-stats")) print_stats(r, peak);
+  report(f, r, tokenizer.has_value(), peak_memory());
   return 0;
 }
 

@@ -42,8 +42,23 @@ void keep_state(const KVCaches& caches) {
   keep(s);
 }
 
-GenerationResult run(LanguageModel& model, const text::Tokenizer* tokenizer,
-                     std::span<const int32_t> prompt, const GenerateOptions& o) {
+}  // namespace
+
+Generator::Generator(LanguageModel& model, const text::Tokenizer* tokenizer, int context_length)
+    : model_(model), tokenizer_(tokenizer), context_length_(context_length) {
+  if (context_length < 0)
+    fail("context_length must be >= 0 (0: prompt + max_tokens), got " +
+         std::to_string(context_length));
+}
+
+void Generator::reset() {
+  for (auto& c : caches_) c->reset();
+  cached_.clear();
+}
+
+GenerationResult Generator::generate(std::span<const int32_t> prompt, const GenerateOptions& o) {
+  LanguageModel& model = model_;
+  const text::Tokenizer* tokenizer = tokenizer_;
   const auto start = Clock::now();
   validate(o);
   if (prompt.empty()) fail("the prompt is empty (generation needs at least one token)");
@@ -54,7 +69,10 @@ GenerationResult run(LanguageModel& model, const text::Tokenizer* tokenizer,
       fail("prompt token id " + std::to_string(id) + " is outside the model's vocabulary [0, " +
            std::to_string(vocab) + ")");
   const int p = static_cast<int>(prompt.size());
-  const int context = o.context_length > 0 ? o.context_length : p + o.max_tokens;
+  if (caches_.empty()) {
+    context_ = context_length_ > 0 ? context_length_ : p + o.max_tokens;
+  }
+  const int context = context_;
   if (context < p)
     fail("the prompt has " + std::to_string(p) + " tokens but the context length is " +
          std::to_string(context));
@@ -73,7 +91,19 @@ GenerationResult run(LanguageModel& model, const text::Tokenizer* tokenizer,
   }
   Sampler sampler(o.sampler, vocab);
   sampler.reset(prompt);
-  KVCaches caches = model.make_caches(1, context);
+  // Reuse the caches when they hold a proper prefix of this prompt (a conversation that
+  // goes on); anything else starts over.
+  size_t reused = 0;
+  if (caches_.empty()) caches_ = model.make_caches(1, context);
+  if (cached_.size() < prompt.size() && std::equal(cached_.begin(), cached_.end(), prompt.begin()))
+    reused = cached_.size();
+  if (reused == 0) {
+    for (auto& c : caches_) c->reset();
+  }
+  // Cleared until the end: a failure midway leaves caches that nothing can reuse.
+  cached_.clear();
+  KVCaches& caches = caches_;
+  r.reused_tokens = static_cast<int>(reused);
   StopStringMatcher stops(o.stop_strings);
   std::optional<text::StreamingDetokenizer> detok;
   if (tokenizer) detok.emplace(*tokenizer, o.skip_special_tokens);
@@ -87,7 +117,7 @@ GenerationResult run(LanguageModel& model, const text::Tokenizer* tokenizer,
   // logits of these positions are never needed, so they are never computed).
   const auto prefill_start = Clock::now();
   const size_t chunk = static_cast<size_t>(o.prefill_chunk);
-  for (size_t i = 0; i + 1 < prompt.size(); i += chunk) {
+  for (size_t i = reused; i + 1 < prompt.size(); i += chunk) {
     size_t n = std::min(chunk, prompt.size() - 1 - i);
     model.forward(token_row(prompt.subspan(i, n)), caches);
     auto state = cache_state(caches);
@@ -135,12 +165,15 @@ GenerationResult run(LanguageModel& model, const text::Tokenizer* tokenizer,
   }
   // The step scheduled past an ending id is still running: finish it before the caches go.
   synchronize();
+  // What the caches now hold: the prompt and every id fed back (the last id was fed too when
+  // a step was scheduled past it).
+  const size_t fed = r.ids.size() < static_cast<size_t>(budget) ? r.ids.size() : r.ids.size() - 1;
+  cached_.assign(prompt.begin(), prompt.end());
+  cached_.insert(cached_.end(), r.ids.begin(), r.ids.begin() + static_cast<std::ptrdiff_t>(fed));
   r.timings.decode_s = seconds(first, Clock::now());
   r.generated_tokens = static_cast<int>(r.ids.size());
   return r;
 }
-
-}  // namespace
 
 double GenerationTimings::prefill_tokens_per_s(int prompt_tokens) const {
   return prefill_s > 0 ? prompt_tokens / prefill_s : 0.0;
@@ -164,12 +197,12 @@ void validate(const GenerateOptions& o) {
 
 GenerationResult generate(LanguageModel& model, const text::Tokenizer& tokenizer,
                           std::span<const int32_t> prompt_ids, const GenerateOptions& options) {
-  return run(model, &tokenizer, prompt_ids, options);
+  return Generator(model, &tokenizer, options.context_length).generate(prompt_ids, options);
 }
 
 GenerationResult generate(LanguageModel& model, std::span<const int32_t> prompt_ids,
                           const GenerateOptions& options) {
-  return run(model, nullptr, prompt_ids, options);
+  return Generator(model, nullptr, options.context_length).generate(prompt_ids, options);
 }
 
 }  // namespace lathe

@@ -52,8 +52,34 @@ struct GenerationResult {
   std::string text;           // decoded, without EOS or stop string
   std::string finish_reason;  // "stop" (EOS or stop string) or "length"
   int prompt_tokens = 0;
+  int reused_tokens = 0;  // prompt positions already in the caches (Generator), not recomputed
   int generated_tokens = 0;
   GenerationTimings timings;
+};
+
+// Generation that keeps the model's KV caches between calls: when the caches hold a proper
+// prefix of the next prompt (a conversation going on), only the rest of the prompt is
+// prefilled; any other prompt starts over in the same buffers.
+class Generator {
+ public:
+  // tokenizer may be null (ids only). context_length: the cache size in positions; 0 sizes
+  // the caches for the first call's prompt + max_tokens (later calls must fit in that).
+  Generator(LanguageModel& model, const text::Tokenizer* tokenizer, int context_length = 0);
+  // As generate() below; options.context_length is ignored (the constructor's counts).
+  GenerationResult generate(std::span<const int32_t> prompt_ids, const GenerateOptions& options);
+  // Forgets the cached conversation.
+  void reset();
+  // The ids whose keys and values the caches hold.
+  const std::vector<int32_t>& cached_ids() const { return cached_; }
+  int context_length() const { return context_; }
+
+ private:
+  LanguageModel& model_;
+  const text::Tokenizer* tokenizer_;
+  int context_length_;
+  int context_ = 0;
+  KVCaches caches_;
+  std::vector<int32_t> cached_;
 };
 
 // Generates after prompt_ids (batch 1). The model's caches are made here and dropped at the

@@ -19,6 +19,7 @@
 #include "lathe/io/safetensors.h"
 #include "lathe/lathe.h"
 #include "lathe/models/model.h"
+#include "lathe/text/tokenizer.h"
 
 namespace lathe {
 namespace {
@@ -209,6 +210,53 @@ TEST(RunCli, GreedyTextRunMatchesTransformers) {
   EXPECT_EQ(j.at("prompt_tokens").get<int64_t>(), ref.at("text_input_ids").shape(-1));
   // The streamed text comes first on stdout.
   EXPECT_EQ(r.out.rfind(meta.at("text_greedy_decoded").get<std::string>(), 0), 0u) << r.out;
+}
+
+// A copy of llama-tied with a small chat template, to check what `run` feeds the model.
+fs::path chat_folder() {
+  fs::path dir = fs::temp_directory_path() / ("lathe_cli_chat_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(models_dir() + "/llama-tied"))
+    fs::copy_file(e.path(), dir / e.path().filename(), fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "chat_template.jinja")
+      << "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+         "{% if add_generation_prompt %}[assistant]{% endif %}";
+  return dir;
+}
+
+TEST(RunCli, ChatTemplateAndInteractiveTurns) {
+  if (!can_load("llama-tied")) GTEST_SKIP() << "llama is not registered yet";
+  fs::path dir = chat_folder();
+  auto tok = text::Tokenizer::from_dir(dir.string());
+  const std::string bos = tok.special_tokens().bos_token;
+  auto count = [&](const std::string& s) { return static_cast<int>(tok.encode(s, false).size()); };
+  // One shot with a system message: the rendered conversation, special tokens from the template.
+  Result r = lathe_cli({"run", dir.string(), "-p", "Hello there", "--system", "Be brief.",
+                        "--max-tokens", "3", "--temperature", "0", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(last_json(r.out).at("prompt_tokens").get<int>(),
+            count(bos + "[system] Be brief.\n[user] Hello there\n[assistant]"));
+  // --raw: the prompt as is, with the tokenizer's own special tokens.
+  Result raw = lathe_cli({"run", dir.string(), "-p", "Hello there", "--raw", "--max-tokens", "3",
+                          "--temperature", "0", "--json"});
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  EXPECT_EQ(last_json(raw.out).at("prompt_tokens").get<int>(),
+            static_cast<int>(tok.encode("Hello there", true).size()));
+  // Two turns on stdin: the second prompt holds the whole conversation.
+  Result chat = lathe_cli({"run", dir.string(), "--interactive", "--max-tokens", "3",
+                           "--temperature", "0", "--json", "--no-stats"},
+                          "Hello there\nAnd then?\n");
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  std::vector<nlohmann::json> turns;
+  std::istringstream lines(chat.out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] == '{') turns.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(turns.size(), 2u) << chat.out;
+  std::string first_reply = turns[0].at("text").get<std::string>();
+  EXPECT_EQ(turns[1].at("prompt_tokens").get<int>(),
+            count(bos + "[user] Hello there\n[assistant] " + first_reply +
+                  "\n[user] And then?\n[assistant]"));
+  fs::remove_all(dir);
 }
 
 TEST(RunCli, LogitsMatchTransformers) {

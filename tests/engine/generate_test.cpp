@@ -323,6 +323,44 @@ TEST_F(Generate, MemoryIsFlatOverTwoThousandTokens) {
   EXPECT_LE(active_end, active_warm + 4096) << live_arrays().str();
 }
 
+TEST_F(Generate, GeneratorReusesTheCachedConversation) {
+  // A position-scripted model: ids come out right only if every position is where it should be.
+  std::vector<int32_t> script = range_ids(7, 60, 40);
+  FakeModel m(40, script, 0);
+  Generator g(m, nullptr, 64);
+  std::vector<int32_t> turn1{1, 2, 3};
+  auto a = g.generate(turn1, greedy(4));
+  EXPECT_EQ(a.ids, (std::vector<int32_t>{9, 10, 11, 12}));
+  EXPECT_EQ(a.reused_tokens, 0);
+  // The last id was never fed back (the budget ended there): 3 prompt + 3 fed ids cached.
+  EXPECT_EQ(g.cached_ids(), (std::vector<int32_t>{1, 2, 3, 9, 10, 11}));
+  // The conversation goes on: prompt 2 extends what is cached.
+  std::vector<int32_t> turn2{1, 2, 3, 9, 10, 11, 12, 30, 31};
+  m.calls.clear();
+  auto b = g.generate(turn2, greedy(3));
+  EXPECT_EQ(b.reused_tokens, 6);
+  EXPECT_EQ(m.calls, (std::vector<int>{2, 1, 1, 1})) << "only the 3 new prompt tokens are run";
+  FakeModel fresh(40, script, 0);
+  EXPECT_EQ(b.ids, generate(fresh, turn2, greedy(3)).ids);
+  // A prompt that does not extend the cache starts over in the same buffers.
+  m.calls.clear();
+  std::vector<int32_t> other{5, 6};
+  auto c = g.generate(other, greedy(2));
+  EXPECT_EQ(c.reused_tokens, 0);
+  EXPECT_EQ(m.calls, (std::vector<int>{1, 1, 1}));
+  FakeModel fresh2(40, script, 0);
+  EXPECT_EQ(c.ids, generate(fresh2, other, greedy(2)).ids);
+  // An EOS ends the turn after its id was fed back: it is cached too.
+  GenerateOptions o = greedy(10);
+  o.eos_ids = {12};
+  g.reset();
+  auto d = g.generate(turn1, o);
+  EXPECT_EQ(d.ids, (std::vector<int32_t>{9, 10, 11, 12}));
+  EXPECT_EQ(g.cached_ids(), (std::vector<int32_t>{1, 2, 3, 9, 10, 11, 12}));
+  // A prompt longer than the context is refused.
+  EXPECT_THROW(g.generate(range_ids(0, 65, 40), greedy(1)), Error);
+}
+
 TEST(StopStringMatcher, HoldsBackOnlyPossibleStarts) {
   StopStringMatcher m({"abc", "xy"});
   EXPECT_EQ(m.push("12a"), "12");
