@@ -59,13 +59,15 @@ std::vector<std::string> Flags::all(const std::string& name) const {
 std::optional<int64_t> Flags::integer(const std::string& name, int64_t lo, int64_t hi) const {
   auto t = text(name);
   if (!t) return std::nullopt;
+  const std::string& s = *t;
+  const char* last = s.data() + s.size();
   int64_t v = 0;
-  auto [end, ec] = std::from_chars(t->data(), t->data() + t->size(), v);
-  if (ec != std::errc() || end != t->data() + t->size())
-    throw Error("[" + cmd_ + "] " + name + " needs an integer, got '" + *t + "'");
+  auto [end, ec] = std::from_chars(s.data(), last, v);
+  if (ec != std::errc() || end != last)
+    throw Error("[" + cmd_ + "] " + name + " needs an integer, got '" + s + "'");
   if (v < lo || v > hi)
     throw Error("[" + cmd_ + "] " + name + " must be in [" + std::to_string(lo) + ", " +
-                std::to_string(hi) + "], got " + *t);
+                std::to_string(hi) + "], got " + s);
   return v;
 }
 
@@ -92,9 +94,14 @@ std::vector<int32_t> parse_id_list(const std::string& cmd, const std::string& wh
     int64_t v = -1;
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v < 0 ||
-        v > INT32_MAX)
-      throw Error("[" + cmd + "] bad token id '" + part + "' in " + what +
-                  " (expected comma-separated non-negative integers)");
+        v > INT32_MAX) {
+      std::string msg = "[" + cmd + "] bad token id '";
+      msg += part;
+      msg += "' in ";
+      msg += what;
+      msg += " (expected comma-separated non-negative integers)";
+      throw Error(msg);
+    }
     ids.push_back(static_cast<int32_t>(v));
     i = j + 1;
   }
