@@ -4,8 +4,10 @@
 #include <string>
 
 #include "lathe/cli/logits_cmd.h"
+#include "lathe/cli/quantize_cmd.h"
 #include "lathe/cli/render_template_cmd.h"
 #include "lathe/cli/run_cmd.h"
+#include "lathe/cli/tensors_cmd.h"
 #include "lathe/cli/tokenize_cmd.h"
 #include "lathe/lathe.h"
 
@@ -23,6 +25,9 @@ int usage(FILE* f) {
                "            render a chat template with a JSON context\n"
                "  tokenize DIR [--text TEXT] [--add-special]   print token ids as JSON\n"
                "  detokenize DIR --ids 1,2,3 [--skip-special]  print decoded text\n"
+               "  tensors MODEL_DIR   list every tensor: name, dtype, shape, file\n"
+               "  quantize SRC DST [--bits 4|8] [--group-size 32|64|128]\n"
+               "            write an MLX-format quantized copy of a model folder\n"
                "  version   print the version\n");
   return f == stderr ? 2 : 0;
 }
@@ -59,6 +64,8 @@ int main(int argc, char** argv) {
     if (cmd == "render-template") return lathe::cli::render_template_command(argc - 1, argv + 1);
     if (cmd == "tokenize") return lathe::cli::tokenize_command(argc, argv);
     if (cmd == "detokenize") return lathe::cli::detokenize_command(argc, argv);
+    if (cmd == "tensors") return lathe::cli::tensors_command(argc, argv);
+    if (cmd == "quantize") return lathe::cli::quantize_command(argc, argv);
     if (cmd == "version" || cmd == "--version") {
       std::printf("lathe 0.1.0\n");
       return 0;

@@ -1,5 +1,7 @@
 // safetensors: round trips of every dtype, conversions of the file-only dtypes,
 // and one crafted file per validation rule.
+#include "lathe/io/safetensors.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -7,7 +9,6 @@
 #include <fstream>
 #include <string>
 
-#include "lathe/io/safetensors.h"
 #include "lathe/lathe.h"
 #include "support/harness.h"
 
@@ -19,8 +20,9 @@ namespace fs = std::filesystem;
 class Safetensors : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("lathe_st_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("lathe_st_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -91,11 +93,10 @@ TEST_F(Safetensors, LoadsLazilyAndWithoutCopying) {
 
 TEST_F(Safetensors, FileOnlyDtypesConvertExactly) {
   // I16, U16 widen to int32; F8_E4M3 and F8_E5M2 become bfloat16 (exactly representable).
-  std::string json =
-      R"({"i16":{"dtype":"I16","shape":[2],"data_offsets":[0,4]},)"
-      R"("u16":{"dtype":"U16","shape":[2],"data_offsets":[4,8]},)"
-      R"("e4m3":{"dtype":"F8_E4M3","shape":[5],"data_offsets":[8,13]},)"
-      R"("e5m2":{"dtype":"F8_E5M2","shape":[4],"data_offsets":[13,17]}})";
+  std::string json = R"({"i16":{"dtype":"I16","shape":[2],"data_offsets":[0,4]},)"
+                     R"("u16":{"dtype":"U16","shape":[2],"data_offsets":[4,8]},)"
+                     R"("e4m3":{"dtype":"F8_E4M3","shape":[5],"data_offsets":[8,13]},)"
+                     R"("e5m2":{"dtype":"F8_E5M2","shape":[4],"data_offsets":[13,17]}})";
   std::string data;
   data += std::string("\xff\xff\x00\x80", 4);  // -1, -32768
   data += std::string("\xff\xff\x01\x00", 4);  // 65535, 1
@@ -124,9 +125,10 @@ TEST_F(Safetensors, FileOnlyDtypesConvertExactly) {
 TEST_F(Safetensors, WriterMatchesTheReferenceLayout) {
   // Reference rules: tensors sorted by dtype (widest kinds first) then name,
   // compact JSON with __metadata__ first, header padded with spaces to 8 bytes.
-  save_safetensors(path("o.safetensors"),
-                   {{"b", zeros({2}, float16)}, {"a", zeros({1}, float32)}, {"c", zeros({1}, float16)}},
-                   {{"format", "pt"}});
+  save_safetensors(
+      path("o.safetensors"),
+      {{"b", zeros({2}, float16)}, {"a", zeros({1}, float32)}, {"c", zeros({1}, float16)}},
+      {{"format", "pt"}});
   std::ifstream f(path("o.safetensors"), std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(f)), {});
   uint64_t n = 0;
@@ -155,26 +157,36 @@ TEST_F(Safetensors, EveryValidationRuleHasAClearError) {
   expect_error(craft("past.safetensors", ok, data8, 5000), "runs past the end");
   expect_error(craft("json.safetensors", R"({"x": {"dtype": "F32",)", ""), "not valid JSON");
   expect_error(craft("notobj.safetensors", R"([1,2])", ""), "start with '{'");
-  expect_error(craft("dtype.safetensors", R"({"x":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}})", data8),
-               "unsupported dtype 'Q7'");
-  expect_error(craft("shape.safetensors", R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data8),
+  expect_error(
+      craft("dtype.safetensors", R"({"x":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}})", data8),
+      "unsupported dtype 'Q7'");
+  expect_error(craft("shape.safetensors",
+                     R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data8),
                "tensor 'x'");
-  expect_error(craft("size.safetensors", R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data8),
-               "need 12 bytes but data_offsets span 8");
-  expect_error(craft("oob.safetensors", R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", data8),
-               "run past the 8-byte data area");
-  expect_error(craft("overlap.safetensors",
-                     R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                     data8),
-               "overlapping");
-  expect_error(craft("gap.safetensors", R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", data8),
-               "gap");
+  expect_error(
+      craft("size.safetensors", R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data8),
+      "need 12 bytes but data_offsets span 8");
+  expect_error(
+      craft("oob.safetensors", R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", data8),
+      "run past the 8-byte data area");
+  expect_error(
+      craft(
+          "overlap.safetensors",
+          R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+          data8),
+      "overlapping");
+  expect_error(
+      craft("gap.safetensors", R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", data8),
+      "gap");
   expect_error(craft("trail.safetensors", ok, data8 + "junk"), "trailing");
-  expect_error(craft("reversed.safetensors", R"({"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", data8),
+  expect_error(craft("reversed.safetensors",
+                     R"({"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", data8),
                "end before they begin");
-  expect_error(craft("overflow.safetensors",
-                     R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})", data8),
-               "too large");
+  expect_error(
+      craft("overflow.safetensors",
+            R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})",
+            data8),
+      "too large");
   expect_error(craft("meta.safetensors", R"({"__metadata__":{"a":1}})", ""), "__metadata__");
   expect_error(path("missing.safetensors"), "cannot open");
   try {
@@ -203,7 +215,8 @@ TEST_F(Safetensors, RandomDamageNeverCrashes) {
       for (int k = 0; k < flips; ++k) bad[rng() % bad.size()] = static_cast<char>(rng());
     }
     try {
-      parse_safetensors_header(reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), bad.size(), "mem");
+      parse_safetensors_header(reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), bad.size(),
+                               "mem");
       ++parsed;
     } catch (const Error&) {
       ++refused;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "lathe/core/error.h"
+
 namespace lathe::io::test {
 
 namespace fs = std::filesystem;
@@ -23,6 +25,11 @@ class TempFolderTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& rel) const { return (dir_ / rel).string(); }
+  // The path of a file to be written, its folders created.
+  std::string new_file(const std::string& rel) const {
+    fs::create_directories((dir_ / rel).parent_path());
+    return path(rel);
+  }
   void write(const std::string& rel, const std::string& bytes) const {
     fs::create_directories((dir_ / rel).parent_path());
     std::ofstream f(path(rel), std::ios::binary);
