@@ -111,7 +111,8 @@ TEST_F(Cli, QuantizeWritesAnMlxFolder) {
   write("src/config.json", R"({"model_type": "llama"})");
   write("src/tokenizer.json", "{}");
   Array w = reshape(arange(-1.0, 1.0, 1.0 / 256, float32), {4, 128});
-  save_safetensors(new_file("src/model.safetensors"), {{"l.weight", w}, {"n.weight", ones({128}, float32)}});
+  save_safetensors(new_file("src/model.safetensors"),
+                   {{"l.weight", w}, {"n.weight", ones({128}, float32)}});
   CliRun r = lathe("quantize " + path("src") + " " + path("dst") + " --bits 8 --group-size=64");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(read("dst/tokenizer.json"), "{}");
