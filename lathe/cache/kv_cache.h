@@ -1,8 +1,10 @@
 // Key/value caches for attention. The contract every model and the generation
-// loop rely on; implementations live beside this file.
+// loop rely on, and the standard preallocated cache; the rotating cache for
+// sliding-window layers is in rotating_kv_cache.h.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "lathe/core/array.h"
@@ -14,8 +16,11 @@ class KVCache {
  public:
   virtual ~KVCache() = default;
   // Appends T new positions and returns the keys and values attention should
-  // read (all positions so far, or the window for a rotating cache), plus
-  // whatever the layer needs to build its mask (see attention_mask_offset()).
+  // read. They are in time order and end with the new positions, so a layer
+  // masks them as queries aligned to the end of the keys (causal, plus the
+  // window for a rotating cache). The one exception: a single-position update
+  // to a full rotating cache returns its buffer in ring order, which is exact
+  // because a single query may see every position the ring holds.
   virtual std::pair<Array, Array> update(const Array& keys, const Array& values) = 0;
   // Positions seen so far (the rope offset of the next token).
   virtual int offset() const = 0;
@@ -29,5 +34,35 @@ using KVCaches = std::vector<std::unique_ptr<KVCache>>;
 
 // All keep()-able arrays of a set of caches.
 std::vector<Array> cache_state(const KVCaches& caches);
+
+// Keys and values in buffers of `capacity` positions, written in place with
+// slice_update (the buffers are donated when the loop keeps only the cache's
+// state), returning views of the filled prefix. max_tokens > 0 sizes the
+// buffers up front; past it, or with max_tokens = 0, they grow by `step`.
+class StandardKVCache : public KVCache {
+ public:
+  explicit StandardKVCache(int max_tokens = 0, int step = 256);
+  std::pair<Array, Array> update(const Array& keys, const Array& values) override;
+  int offset() const override { return offset_; }
+  std::vector<Array> state() const override;
+  void reset() override { offset_ = 0; }
+  // Positions the buffers hold now (0 before the first update).
+  int capacity() const;
+
+ private:
+  void reserve(const Array& keys, const Array& values, int needed);
+
+  int max_tokens_;
+  int step_;
+  int offset_ = 0;
+  std::optional<Array> keys_, values_;
+};
+
+namespace detail {
+// Checks keys/values [B, H, T, D] agree with each other (and with the cache's
+// buffers when given); throws lathe::Error naming `op`.
+void check_kv(const char* op, const Array& keys, const Array& values,
+              const std::optional<Array>& key_buffer, const std::optional<Array>& value_buffer);
+}  // namespace detail
 
 }  // namespace lathe
