@@ -3,6 +3,12 @@
 
 namespace lathe {
 
-void register_builtin_models() {}
+void register_llama_models();
+void register_qwen_models();
+
+void register_builtin_models() {
+  register_llama_models();
+  register_qwen_models();
+}
 
 }  // namespace lathe

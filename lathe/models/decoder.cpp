@@ -1,0 +1,57 @@
+// Shared LanguageModel plumbing of the decoder-only models.
+#include "lathe/models/decoder.h"
+
+#include "lathe/cache/rotating_kv_cache.h"
+
+namespace lathe {
+
+DecoderModel::DecoderModel(TextConfig config)
+    : config_(std::move(config)), model_type_(config_.model_type) {}
+
+KVCaches DecoderModel::make_caches(int batch, int max_tokens) const {
+  if (batch <= 0 || max_tokens < 0) {
+    throw Error("[make_caches] batch " + std::to_string(batch) +
+                " must be positive and max_tokens " + std::to_string(max_tokens) + " >= 0");
+  }
+  KVCaches caches;
+  for (int i = 0; i < config_.num_hidden_layers; ++i) {
+    if (config_.is_sliding(i)) {
+      caches.push_back(std::make_unique<RotatingKVCache>(config_.sliding_window, max_tokens));
+    } else {
+      caches.push_back(std::make_unique<StandardKVCache>(max_tokens));
+    }
+  }
+  return caches;
+}
+
+void DecoderModel::check_forward(const Array& tokens, const KVCaches& caches) const {
+  const std::string op = "[" + model_type_ + ".forward] ";
+  tokens.check_valid("forward");
+  if (tokens.ndim() != 2 || tokens.shape(1) < 1 || tokens.shape(0) < 1) {
+    throw Error(op + "tokens must be [batch, tokens] with at least one token, got " +
+                shape_str(tokens.shape()));
+  }
+  if (!tokens.dtype().is_integral()) {
+    throw Error(op + "tokens must be integers, got " + tokens.dtype().name());
+  }
+  if (static_cast<int>(caches.size()) != config_.num_hidden_layers) {
+    throw Error(op + "expected " + std::to_string(config_.num_hidden_layers) +
+                " caches (one per layer, from make_caches), got " + std::to_string(caches.size()));
+  }
+  for (const auto& c : caches) {
+    if (!c) throw Error(op + "a cache is null");
+  }
+}
+
+nn::Weights open_weights(const std::string& dir, const TextConfig& config,
+                         const LoadOptions& opts) {
+  if (opts.dtype && !opts.dtype->is_floating()) {
+    throw Error(std::string("[load_model] dtype must be floating-point, got ") +
+                opts.dtype->name());
+  }
+  nn::Weights w = nn::Weights::open(dir, opts.dtype);
+  w.set_quantization(config.quantization);
+  return w;
+}
+
+}  // namespace lathe

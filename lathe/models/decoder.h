@@ -1,0 +1,43 @@
+// What the decoder-only language models share: their LanguageModel
+// bookkeeping (caches per layer, weights, vocabulary), input checks, and
+// opening a folder's weights with its quantization.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lathe/models/config.h"
+#include "lathe/models/model.h"
+#include "lathe/nn/weights.h"
+
+namespace lathe {
+
+class DecoderModel : public LanguageModel {
+ public:
+  // A standard cache per full-attention layer and a rotating one (of the
+  // config's sliding_window) per sliding layer.
+  KVCaches make_caches(int batch, int max_tokens) const override;
+  std::vector<Array> weights() const override { return weights_; }
+  int vocab_size() const override { return config_.vocab_size; }
+  const std::string& model_type() const override { return model_type_; }
+  const TextConfig& config() const { return config_; }
+
+ protected:
+  explicit DecoderModel(TextConfig config);
+  // Validates forward()'s arguments: integer tokens [B, T] with T >= 1, and
+  // one cache per layer.
+  void check_forward(const Array& tokens, const KVCaches& caches) const;
+  void add_weights(const std::vector<Array>& w) {
+    weights_.insert(weights_.end(), w.begin(), w.end());
+  }
+
+  TextConfig config_;
+  std::string model_type_;
+  std::vector<Array> weights_;
+};
+
+// The folder's weights, converted to opts.dtype when set, with the config's
+// quantization.
+nn::Weights open_weights(const std::string& dir, const TextConfig& config, const LoadOptions& opts);
+
+}  // namespace lathe

@@ -1,0 +1,100 @@
+// Self-attention of the Llama family (see attention.h).
+#include "lathe/nn/attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include "lathe/ops/creation.h"
+#include "lathe/ops/elementwise.h"
+#include "lathe/ops/fast.h"
+#include "lathe/ops/linalg.h"
+#include "lathe/ops/reduce.h"
+#include "lathe/ops/shape.h"
+
+namespace lathe::nn {
+
+namespace {
+
+std::optional<RMSNorm> qk_norm(Weights& w, const std::string& name, const AttentionSpec& s) {
+  if (s.qk_norm == AttentionSpec::QkNorm::none) return std::nullopt;
+  return RMSNorm(w, name, s.head_dim, s.norm_eps, s.qk_norm == AttentionSpec::QkNorm::gemma_rms);
+}
+
+}  // namespace
+
+Attention::Attention(Weights& w, const std::string& prefix, const AttentionSpec& s)
+    : spec_(s),
+      q_proj_(w, prefix + ".q_proj", s.hidden_size, int64_t(s.num_heads) * s.head_dim, s.qkv_bias),
+      k_proj_(w, prefix + ".k_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,
+              s.qkv_bias),
+      v_proj_(w, prefix + ".v_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,
+              s.qkv_bias),
+      o_proj_(w, prefix + ".o_proj", int64_t(s.num_heads) * s.head_dim, s.hidden_size, s.o_bias),
+      q_norm_(qk_norm(w, prefix + ".q_norm", s)),
+      k_norm_(qk_norm(w, prefix + ".k_norm", s)) {}
+
+Array Attention::operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope) const {
+  const int64_t b = x.shape(0), t = x.shape(1), d = spec_.head_dim;
+  Array queries = reshape(q_proj_(x), {b, t, spec_.num_heads, d});
+  Array keys = reshape(k_proj_(x), {b, t, spec_.num_kv_heads, d});
+  Array values = reshape(v_proj_(x), {b, t, spec_.num_kv_heads, d});
+  if (q_norm_) {
+    queries = (*q_norm_)(queries);
+    keys = (*k_norm_)(keys);
+  }
+  // [B, heads, T, D]
+  queries = transpose(queries, {0, 2, 1, 3});
+  keys = transpose(keys, {0, 2, 1, 3});
+  values = transpose(values, {0, 2, 1, 3});
+
+  const int offset = cache.offset();
+  queries = rope(queries, offset);
+  keys = rope(keys, offset);
+  auto [all_keys, all_values] = cache.update(keys, values);
+
+  fast::AttentionOptions mask;
+  mask.causal = true;
+  mask.window = spec_.window;
+  Array attn_output =
+      spec_.logit_softcap
+          ? softcapped_attention(queries, all_keys, all_values, spec_.scale, *spec_.logit_softcap,
+                                 spec_.window)
+          : fast::scaled_dot_product_attention(queries, all_keys, all_values, spec_.scale, mask);
+  attn_output = reshape(transpose(attn_output, {0, 2, 1, 3}), {b, t, spec_.num_heads * d});
+  return o_proj_(attn_output);
+}
+
+std::vector<Array> Attention::parameters() const {
+  std::vector<Array> out;
+  for (const Linear* l : {&q_proj_, &k_proj_, &v_proj_, &o_proj_}) {
+    auto p = l->parameters();
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  if (q_norm_) {
+    out.push_back(q_norm_->weight());
+    out.push_back(k_norm_->weight());
+  }
+  return out;
+}
+
+Array softcapped_attention(const Array& q, const Array& k, const Array& v, float scale, float cap,
+                           int window) {
+  const int64_t b = q.shape(0), hq = q.shape(1), tq = q.shape(2), d = q.shape(3);
+  const int64_t hkv = k.shape(1), tk = k.shape(2), group = hq / hkv;
+  // Query heads that share a kv head become rows of one product.
+  Array q_grouped = reshape(q, {b, hkv, group * tq, d});
+  Array scores = astype(matmul(q_grouped, swapaxes(k, 2, 3)), float32) * scale;
+  scores = tanh(scores / cap) * cap;
+  // Query i sits at key position i + tk - tq.
+  Array query_pos = reshape(arange(tk - tq, tk, 1, int32), {tq, 1});
+  Array key_pos = reshape(arange(0, tk, 1, int32), {1, tk});
+  Array allowed = key_pos <= query_pos;
+  if (window > 0) allowed = logical_and(allowed, key_pos > query_pos - window);
+  scores = reshape(scores, {b, hkv, group, tq, tk});
+  scores = where(allowed, scores, Array(-std::numeric_limits<float>::infinity()));
+  Array probs = astype(softmax(scores, -1), v.dtype());
+  Array out = matmul(reshape(probs, {b, hkv, group * tq, tk}), v);
+  return reshape(out, {b, hq, tq, v.shape(3)});
+}
+
+}  // namespace lathe::nn

@@ -1,0 +1,52 @@
+// Multi-head self-attention as the Llama family writes it: q/k/v/o
+// projections bound by their Hugging Face names, grouped-query heads,
+// optional per-head q/k norms, rotary embeddings, a KV cache, and a causal
+// (optionally sliding-window, optionally soft-capped) softmax.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "lathe/cache/kv_cache.h"
+#include "lathe/nn/linear.h"
+#include "lathe/nn/norm.h"
+#include "lathe/nn/rope.h"
+
+namespace lathe::nn {
+
+struct AttentionSpec {
+  int hidden_size = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  float scale = 0;  // applied to q k^T
+  bool qkv_bias = false;
+  bool o_bias = false;
+  int window = 0;  // sliding window (keys a query sees, itself included); 0: all
+  std::optional<float> logit_softcap;  // Gemma: cap * tanh(scores / cap)
+  enum class QkNorm { none, rms, gemma_rms } qk_norm = QkNorm::none;
+  float norm_eps = 1e-6f;
+};
+
+class Attention {
+ public:
+  // Binds <prefix>.{q,k,v,o}_proj and, with qk norms, <prefix>.{q,k}_norm.
+  Attention(Weights& w, const std::string& prefix, const AttentionSpec& spec);
+  // x [B, T, hidden] at positions cache.offset() ..; appends to the cache.
+  Array operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope) const;
+  std::vector<Array> parameters() const;
+
+ private:
+  AttentionSpec spec_;
+  Linear q_proj_, k_proj_, v_proj_, o_proj_;
+  std::optional<RMSNorm> q_norm_, k_norm_;
+};
+
+// softmax(cap * tanh(q k^T * scale / cap) + causal/window mask) v, composed
+// of primitive ops (the fused kernel has no soft-capping). Queries are
+// aligned to the end of the keys, as in fast::scaled_dot_product_attention.
+Array softcapped_attention(const Array& q, const Array& k, const Array& v, float scale, float cap,
+                           int window);
+
+}  // namespace lathe::nn

@@ -1,0 +1,47 @@
+// Gated MLP and the activations checkpoints name.
+#include "lathe/nn/mlp.h"
+
+#include "lathe/ops/elementwise.h"
+
+namespace lathe::nn {
+
+Activation parse_activation(const std::string& name, const std::string& where) {
+  if (name == "silu" || name == "swish") return Activation::silu;
+  if (name == "gelu") return Activation::gelu;
+  if (name == "gelu_pytorch_tanh" || name == "gelu_tanh" || name == "gelu_new") {
+    return Activation::gelu_tanh;
+  }
+  throw Error("[load_model] " + where + ": unsupported activation '" + name +
+              "' (supported: silu, gelu, gelu_pytorch_tanh)");
+}
+
+Array activate(Activation act, const Array& x) {
+  switch (act) {
+    case Activation::silu: return silu(x);
+    case Activation::gelu: return gelu(x);
+    case Activation::gelu_tanh: return gelu_tanh(x);
+  }
+  return x;
+}
+
+GatedMLP::GatedMLP(Weights& w, const std::string& prefix, int64_t hidden, int64_t intermediate,
+                   bool bias, Activation act)
+    : gate_proj_(w, prefix + ".gate_proj", hidden, intermediate, bias),
+      up_proj_(w, prefix + ".up_proj", hidden, intermediate, bias),
+      down_proj_(w, prefix + ".down_proj", intermediate, hidden, bias),
+      act_(act) {}
+
+Array GatedMLP::operator()(const Array& x) const {
+  return down_proj_(activate(act_, gate_proj_(x)) * up_proj_(x));
+}
+
+std::vector<Array> GatedMLP::parameters() const {
+  std::vector<Array> out;
+  for (const Linear* l : {&gate_proj_, &up_proj_, &down_proj_}) {
+    auto p = l->parameters();
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  return out;
+}
+
+}  // namespace lathe::nn

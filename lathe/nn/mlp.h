@@ -1,0 +1,30 @@
+// The gated feed-forward block of Llama-family decoders:
+// down_proj(act(gate_proj(x)) * up_proj(x)).
+#pragma once
+
+#include <string>
+
+#include "lathe/nn/linear.h"
+
+namespace lathe::nn {
+
+enum class Activation { silu, gelu, gelu_tanh };
+// config.json's hidden_act / hidden_activation; an unknown name throws
+// lathe::Error naming `where` (the config file).
+Activation parse_activation(const std::string& name, const std::string& where);
+Array activate(Activation act, const Array& x);
+
+class GatedMLP {
+ public:
+  // Binds <prefix>.{gate,up,down}_proj.
+  GatedMLP(Weights& w, const std::string& prefix, int64_t hidden, int64_t intermediate, bool bias,
+           Activation act);
+  Array operator()(const Array& x) const;
+  std::vector<Array> parameters() const;
+
+ private:
+  Linear gate_proj_, up_proj_, down_proj_;
+  Activation act_;
+};
+
+}  // namespace lathe::nn
