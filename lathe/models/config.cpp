@@ -202,24 +202,6 @@ void read_layer_types(const Fields& f, const ConfigDefaults& d, TextConfig& c) {
   }
 }
 
-std::optional<nn::QuantSpec> read_quantization(const json& top, const std::string& path) {
-  for (const char* key : {"quantization", "quantization_config"}) {
-    if (!top.contains(key) || top[key].is_null()) continue;
-    Fields q(top[key], path, std::string(key) + ".");
-    if (!top[key].is_object()) q.fail("", "must be an object");
-    if (q.has("quant_method")) {
-      q.fail("quant_method", "'" + q.string("quant_method", "") +
-                                 "' is not supported (lathe reads MLX affine/mxfp4 quantization)");
-    }
-    nn::QuantSpec s;
-    s.mode = q.string("mode", "affine");
-    s.group_size = q.positive("group_size", s.mode == "mxfp4" ? 32 : 64);
-    s.bits = q.positive("bits", 4);
-    return s;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 TextConfig read_text_config(const std::string& dir, const ConfigDefaults& d) {
@@ -277,7 +259,6 @@ TextConfig read_text_config(const std::string& dir, const ConfigDefaults& d) {
   c.attn_logit_softcapping = f.optional_number("attn_logit_softcapping");
   read_layer_types(f, d, c);
   read_rope(f, d, c);
-  c.quantization = read_quantization(top, c.path);
   return c;
 }
 

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "lathe/nn/rope.h"
-#include "lathe/nn/weights.h"
 
 namespace lathe {
 
@@ -58,7 +57,6 @@ struct TextConfig {
   std::map<std::string, RopeParams> rope;
   double query_pre_attn_scalar = 0;
   std::optional<double> final_logit_softcapping, attn_logit_softcapping;
-  std::optional<nn::QuantSpec> quantization;
 
   bool is_sliding(int layer) const { return layer_types[layer] == "sliding_attention"; }
   const RopeParams& rope_for(int layer) const { return rope.at(layer_types[layer]); }

@@ -49,9 +49,7 @@ nn::Weights open_weights(const std::string& dir, const TextConfig& config,
     throw Error(std::string("[load_model] dtype must be floating-point, got ") +
                 opts.dtype->name());
   }
-  nn::Weights w = nn::Weights::open(dir, opts.dtype);
-  w.set_quantization(config.quantization);
-  return w;
+  return nn::Weights::open(dir, opts.dtype);
 }
 
 }  // namespace lathe

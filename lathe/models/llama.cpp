@@ -19,7 +19,7 @@ namespace {
 
 class LlamaDecoderLayer {
  public:
-  LlamaDecoderLayer(nn::Weights& w, const std::string& prefix, const TextConfig& c,
+  LlamaDecoderLayer(const nn::Weights& w, const std::string& prefix, const TextConfig& c,
                     const LlamaFlavor& flavor, int layer)
       : input_layernorm_(w, prefix + ".input_layernorm", c.hidden_size, float(c.rms_norm_eps)),
         self_attn_(w, prefix + ".self_attn", attention_spec(c, flavor, layer)),

@@ -15,14 +15,14 @@ namespace lathe::nn {
 
 namespace {
 
-std::optional<RMSNorm> qk_norm(Weights& w, const std::string& name, const AttentionSpec& s) {
+std::optional<RMSNorm> qk_norm(const Weights& w, const std::string& name, const AttentionSpec& s) {
   if (s.qk_norm == AttentionSpec::QkNorm::none) return std::nullopt;
   return RMSNorm(w, name, s.head_dim, s.norm_eps, s.qk_norm == AttentionSpec::QkNorm::gemma_rms);
 }
 
 }  // namespace
 
-Attention::Attention(Weights& w, const std::string& prefix, const AttentionSpec& s)
+Attention::Attention(const Weights& w, const std::string& prefix, const AttentionSpec& s)
     : spec_(s),
       q_proj_(w, prefix + ".q_proj", s.hidden_size, int64_t(s.num_heads) * s.head_dim, s.qkv_bias),
       k_proj_(w, prefix + ".k_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,

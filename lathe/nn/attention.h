@@ -32,7 +32,7 @@ struct AttentionSpec {
 class Attention {
  public:
   // Binds <prefix>.{q,k,v,o}_proj and, with qk norms, <prefix>.{q,k}_norm.
-  Attention(Weights& w, const std::string& prefix, const AttentionSpec& spec);
+  Attention(const Weights& w, const std::string& prefix, const AttentionSpec& spec);
   // x [B, T, hidden] at positions cache.offset() ..; appends to the cache.
   Array operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope) const;
   std::vector<Array> parameters() const;

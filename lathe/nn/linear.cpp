@@ -9,69 +9,73 @@
 
 namespace lathe::nn {
 
-StoredMatrix StoredMatrix::bind(Weights& w, const std::string& name, int64_t rows, int64_t cols) {
-  const std::string weight_name = name + ".weight";
-  if (!w.contains(name + ".scales")) {
-    return StoredMatrix{w.get(weight_name, {rows, cols}), std::nullopt, std::nullopt, {}};
+StoredMatrix StoredMatrix::bind(const Weights& weights, const std::string& name, int64_t rows,
+                                int64_t cols) {
+  StoredMatrix m{weights.linear(name)};
+  const Shape want{rows, cols};
+  if (!m.quantized()) {
+    if (m.w.weight.shape() != want) {
+      throw Error("[load_model] " + weights.source() + ": tensor '" + name + ".weight' has shape " +
+                  shape_str(m.w.weight.shape()) + ", expected " + shape_str(want));
+    }
+    return m;
   }
-  if (!w.quantization()) {
-    throw Error("[load_model] " + w.source() + ": tensor '" + name +
-                ".scales' is present but config.json has no \"quantization\"");
+  // Quantized: the scales say how many rows and groups the codes hold.
+  const Array& scales = *m.w.scales;
+  const Shape logical{scales.shape(0), scales.shape(-1) * m.w.quant->group_size};
+  if (scales.ndim() != 2 || logical != want) {
+    throw Error("[load_model] " + weights.source() + ": quantized '" + name + "' holds a " +
+                shape_str(logical) + " matrix (scales " + shape_str(scales.shape()) +
+                "), expected " + shape_str(want));
   }
-  const QuantSpec q = *w.quantization();
-  if (q.group_size <= 0 || cols % q.group_size != 0 || (cols * q.bits) % 32 != 0) {
-    throw Error("[load_model] " + w.source() + ": '" + weight_name + "' with " +
-                std::to_string(cols) + " columns cannot be quantized with group_size " +
-                std::to_string(q.group_size) + " and bits " + std::to_string(q.bits));
-  }
-  StoredMatrix m{w.get(weight_name, {rows, cols * q.bits / 32}),
-                 w.get(name + ".scales", {rows, cols / q.group_size}), std::nullopt, q};
-  if (q.mode == "affine") m.biases = w.get(name + ".biases", {rows, cols / q.group_size});
   return m;
 }
 
 Array StoredMatrix::matmul_transposed(const Array& x) const {
-  if (!quantized()) return matmul(x, transpose(weight));
-  return quantized_matmul(x, weight, *scales, biases, true, quant.group_size, quant.bits,
-                          quant.mode);
+  if (!quantized()) return matmul(x, transpose(w.weight));
+  const io::QuantSpec& q = *w.quant;
+  return quantized_matmul(x, w.weight, *w.scales, w.biases, true, q.group_size, q.bits, q.mode);
+}
+
+Array StoredMatrix::rows(const Array& ids) const {
+  if (!quantized()) return gather(w.weight, ids);
+  // Dequantize only the rows looked up.
+  const io::QuantSpec& q = *w.quant;
+  std::optional<Array> biases;
+  if (w.biases) biases = gather(*w.biases, ids);
+  return dequantize(gather(w.weight, ids), gather(*w.scales, ids), biases, q.group_size, q.bits,
+                    q.mode, w.scales->dtype());
 }
 
 std::vector<Array> StoredMatrix::parameters() const {
-  std::vector<Array> out{weight};
-  if (scales) out.push_back(*scales);
-  if (biases) out.push_back(*biases);
+  std::vector<Array> out{w.weight};
+  if (w.scales) out.push_back(*w.scales);
+  if (w.biases) out.push_back(*w.biases);
   return out;
 }
 
-Linear::Linear(Weights& w, const std::string& name, int64_t in_features, int64_t out_features,
+Linear::Linear(const Weights& w, const std::string& name, int64_t in_features, int64_t out_features,
                bool bias)
-    : w_(StoredMatrix::bind(w, name, out_features, in_features)) {
+    : m_(StoredMatrix::bind(w, name, out_features, in_features)) {
   if (bias) bias_ = w.get(name + ".bias", {out_features});
 }
 
 Array Linear::operator()(const Array& x) const {
-  Array y = w_.matmul_transposed(x);
+  Array y = m_.matmul_transposed(x);
   return bias_ ? y + *bias_ : y;
 }
 
 std::vector<Array> Linear::parameters() const {
-  std::vector<Array> out = w_.parameters();
+  std::vector<Array> out = m_.parameters();
   if (bias_) out.push_back(*bias_);
   return out;
 }
 
-Embedding::Embedding(Weights& w, const std::string& name, int64_t vocab, int64_t dim)
-    : w_(StoredMatrix::bind(w, name, vocab, dim)) {}
+Embedding::Embedding(const Weights& w, const std::string& name, int64_t vocab, int64_t dim)
+    : m_(StoredMatrix::bind(w, name, vocab, dim)) {}
 
-Array Embedding::operator()(const Array& ids) const {
-  if (!w_.quantized()) return gather(w_.weight, ids);
-  // Dequantize only the rows looked up.
-  Array rows = gather(w_.weight, ids);
-  Array scales = gather(*w_.scales, ids);
-  std::optional<Array> biases;
-  if (w_.biases) biases = gather(*w_.biases, ids);
-  return dequantize(rows, scales, biases, w_.quant.group_size, w_.quant.bits, w_.quant.mode,
-                    w_.scales->dtype());
+Dtype Embedding::dtype() const {
+  return m_.quantized() ? m_.w.scales->dtype() : m_.w.weight.dtype();
 }
 
 }  // namespace lathe::nn

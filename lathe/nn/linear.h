@@ -14,29 +14,33 @@ namespace lathe::nn {
 // A [rows, cols] matrix as stored: dense, or quantized codes with their
 // scales (and biases, for the affine mode).
 struct StoredMatrix {
-  Array weight;  // [rows, cols], or uint32 codes [rows, cols * bits / 32]
-  std::optional<Array> scales, biases;
-  QuantSpec quant;
+  io::LinearWeights w;
 
-  // Binds `<name>.weight` (and `<name>.scales`/`.biases` when quantized).
-  static StoredMatrix bind(Weights& w, const std::string& name, int64_t rows, int64_t cols);
-  bool quantized() const { return scales.has_value(); }
+  // Binds module `name` (io::load_linear) and checks it holds a [rows, cols]
+  // matrix; errors name the tensor and both shapes.
+  static StoredMatrix bind(const Weights& weights, const std::string& name, int64_t rows,
+                           int64_t cols);
+  bool quantized() const { return w.quantized(); }
   // x [..., cols] @ M^T -> [..., rows].
   Array matmul_transposed(const Array& x) const;
+  // Rows `ids` (any shape) -> ids.shape + [cols], dequantized when quantized.
+  Array rows(const Array& ids) const;
   std::vector<Array> parameters() const;
 };
 
 // y = x @ W^T (+ b), W [out, in] as stored by PyTorch.
 class Linear {
  public:
-  // Binds `<name>.weight` and, when `bias`, `<name>.bias` [out].
-  Linear(Weights& w, const std::string& name, int64_t in_features, int64_t out_features, bool bias);
+  // Binds `<name>.weight` and, when `bias`, `<name>.bias` [out] (a bias the
+  // config does not call for is ignored, as transformers does).
+  Linear(const Weights& w, const std::string& name, int64_t in_features, int64_t out_features,
+         bool bias);
   Array operator()(const Array& x) const;
   std::vector<Array> parameters() const;
-  bool quantized() const { return w_.quantized(); }
+  bool quantized() const { return m_.quantized(); }
 
  private:
-  StoredMatrix w_;
+  StoredMatrix m_;
   std::optional<Array> bias_;
 };
 
@@ -44,14 +48,16 @@ class Linear {
 // output head (logits = x @ table^T).
 class Embedding {
  public:
-  Embedding(Weights& w, const std::string& name, int64_t vocab, int64_t dim);
-  // ids of any shape -> ids.shape + [dim], in the table's (or scales') dtype.
-  Array operator()(const Array& ids) const;
-  Array as_linear(const Array& x) const { return w_.matmul_transposed(x); }
-  std::vector<Array> parameters() const { return w_.parameters(); }
+  Embedding(const Weights& w, const std::string& name, int64_t vocab, int64_t dim);
+  // ids of any shape -> ids.shape + [dim].
+  Array operator()(const Array& ids) const { return m_.rows(ids); }
+  Array as_linear(const Array& x) const { return m_.matmul_transposed(x); }
+  std::vector<Array> parameters() const { return m_.parameters(); }
+  // The dtype lookups come out in.
+  Dtype dtype() const;
 
  private:
-  StoredMatrix w_;
+  StoredMatrix m_;
 };
 
 }  // namespace lathe::nn

@@ -24,8 +24,8 @@ Array activate(Activation act, const Array& x) {
   return x;
 }
 
-GatedMLP::GatedMLP(Weights& w, const std::string& prefix, int64_t hidden, int64_t intermediate,
-                   bool bias, Activation act)
+GatedMLP::GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden,
+                   int64_t intermediate, bool bias, Activation act)
     : gate_proj_(w, prefix + ".gate_proj", hidden, intermediate, bias),
       up_proj_(w, prefix + ".up_proj", hidden, intermediate, bias),
       down_proj_(w, prefix + ".down_proj", intermediate, hidden, bias),

@@ -17,8 +17,8 @@ Array activate(Activation act, const Array& x);
 class GatedMLP {
  public:
   // Binds <prefix>.{gate,up,down}_proj.
-  GatedMLP(Weights& w, const std::string& prefix, int64_t hidden, int64_t intermediate, bool bias,
-           Activation act);
+  GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden, int64_t intermediate,
+           bool bias, Activation act);
   Array operator()(const Array& x) const;
   std::vector<Array> parameters() const;
 

@@ -6,7 +6,8 @@
 
 namespace lathe::nn {
 
-RMSNorm::RMSNorm(Weights& w, const std::string& name, int64_t dim, float eps, bool one_plus_weight)
+RMSNorm::RMSNorm(const Weights& w, const std::string& name, int64_t dim, float eps,
+                 bool one_plus_weight)
     : weight_(w.get(name + ".weight", {dim})), eps_(eps) {
   if (one_plus_weight) weight_ = astype(weight_, float32) + 1.0f;
 }

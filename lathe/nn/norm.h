@@ -12,7 +12,7 @@ class RMSNorm {
  public:
   // Binds `<name>.weight` [dim]. one_plus_weight: the scale is 1 + w,
   // formed in float32 as Gemma's reference does.
-  RMSNorm(Weights& w, const std::string& name, int64_t dim, float eps,
+  RMSNorm(const Weights& w, const std::string& name, int64_t dim, float eps,
           bool one_plus_weight = false);
   // Normalizes over the last axis (accumulating in float32); x's dtype.
   Array operator()(const Array& x) const;

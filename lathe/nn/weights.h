@@ -1,56 +1,43 @@
-// The tensors of a model folder, looked up by their Hugging Face names, with
-// shape checks whose errors name the tensor and both shapes.
+// The tensors of a model folder as layers bind them: by Hugging Face name,
+// shape-checked (errors name the tensor and both shapes), converted to the
+// load dtype, with the folder's quantization config.
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "lathe/core/array.h"
+#include "lathe/io/quant_config.h"
+#include "lathe/io/weight_store.h"
 
 namespace lathe::nn {
 
-// How quantized weights (uint32 codes + scales [+ biases]) were packed; see
-// lathe/ops/quantized.h. From config.json's "quantization".
-struct QuantSpec {
-  int group_size = 64;
-  int bits = 4;
-  std::string mode = "affine";
-};
-
 class Weights {
  public:
-  // `source` names the folder in errors. Floating tensors are converted to
-  // `dtype` when it is given.
-  Weights(std::map<std::string, Array> tensors, std::string source,
-          std::optional<Dtype> dtype = std::nullopt);
-  // Every tensor of the folder's safetensors files: model.safetensors, the
-  // shards listed by model.safetensors.index.json, or all *.safetensors.
+  // Floating tensors are converted to `dtype` when it is given.
+  Weights(io::WeightStore store, io::QuantConfig quant, std::optional<Dtype> dtype = std::nullopt);
+  // The weights and quantization of a Hugging Face folder (io::ModelFolder).
   static Weights open(const std::string& dir, std::optional<Dtype> dtype = std::nullopt);
 
-  bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
-  // The tensor `name`, which must have `shape` (floating tensors converted to
-  // the load dtype). Throws lathe::Error naming the tensor when it is missing
-  // or shaped otherwise.
-  Array get(const std::string& name, const Shape& shape);
-  std::optional<Array> get_optional(const std::string& name, const Shape& shape);
-  // A floating tensor of any shape (for checks made by the caller).
-  Array get_any(const std::string& name);
+  bool contains(const std::string& name) const { return store_.contains(name); }
+  // The tensor `name`, which must have `shape`. Throws lathe::Error naming the
+  // tensor when it is missing or shaped otherwise.
+  Array get(const std::string& name, const Shape& shape) const;
+  // A Linear/Embedding module's parameters, dense or quantized (io::load_linear).
+  io::LinearWeights linear(const std::string& path) const;
+  // Renames every tensor starting with `from` (multimodal folders' prefixes).
+  void rename_prefix(const std::string& from, const std::string& to);
 
-  const std::optional<QuantSpec>& quantization() const { return quantization_; }
-  void set_quantization(std::optional<QuantSpec> q) { quantization_ = std::move(q); }
-  // The dtype floating weights load as (the first tensor's when not forced).
+  // The dtype floating weights load as: the forced one, else the checkpoint's.
   std::optional<Dtype> dtype() const { return dtype_; }
-  const std::string& source() const { return source_; }
+  const std::string& source() const { return store_.dir(); }
 
  private:
   Array convert(const Array& a) const;
 
-  std::map<std::string, Array> tensors_;
-  std::string source_;
+  io::WeightStore store_;
+  io::QuantConfig quant_;
   std::optional<Dtype> dtype_;
-  std::optional<QuantSpec> quantization_;
 };
 
 }  // namespace lathe::nn

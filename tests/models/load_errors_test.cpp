@@ -39,8 +39,12 @@ TEST_F(LoadErrors, MissingWeightNamesTheTensor) {
   auto w = tiny_weights(s, 1);
   w.erase("model.layers.1.mlp.up_proj.weight");
   std::string dir = write_tiny_model(s, w, float32, "missing_weight");
+  expect_has(error_of([&] { load_model(dir); }), {"model.layers.1.mlp.up_proj.weight"});
+  w = tiny_weights(s, 1);
+  w.erase("model.layers.0.post_attention_layernorm.weight");
+  dir = write_tiny_model(s, w, float32, "missing_norm");
   expect_has(error_of([&] { load_model(dir); }),
-             {"[load_model]", "missing tensor", "model.layers.1.mlp.up_proj.weight"});
+             {"[load_model]", "missing tensor", "model.layers.0.post_attention_layernorm.weight"});
 }
 
 TEST_F(LoadErrors, WrongShapeNamesTheTensorAndBothShapes) {
@@ -115,7 +119,7 @@ TEST_F(LoadErrors, NoWeightFiles) {
   TinySpec s;
   std::string dir = write_tiny_model(s, tiny_weights(s, 1), float32, "no_weights");
   std::filesystem::remove(dir + "/model.safetensors");
-  expect_has(error_of([&] { load_model(dir); }), {"[load_model]", "safetensors"});
+  expect_has(error_of([&] { load_model(dir); }), {"no weights", "safetensors"});
 }
 
 }  // namespace
