@@ -2,6 +2,7 @@
 // generates with the sampler flags, streams the text to stdout and the figures to stderr.
 #include "lathe/cli/run_cmd.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -141,14 +142,23 @@ std::string read_stdin() {
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
 }
 
+// Peak resident set of the process (mapped weights included), in bytes.
+size_t peak_rss() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<size_t>(u.ru_maxrss) * 1024;
+}
+
 void print_stats(const GenerationResult& r, size_t peak) {
+  const double mib = 1024.0 * 1024.0;
   std::fprintf(stderr,
                "\nprompt: %d tokens (%d cached), %.1f tok/s | generated: %d tokens, %.1f tok/s | "
-               "time to first token: %.3f s | peak memory: %.1f MiB\n",
+               "time to first token: %.3f s | peak memory: %.1f MiB arrays, %.1f MiB resident\n",
                r.prompt_tokens, r.reused_tokens,
                r.timings.prefill_tokens_per_s(r.prompt_tokens - r.reused_tokens),
                r.generated_tokens, r.timings.decode_tokens_per_s(r.generated_tokens),
-               r.timings.ttft_s, static_cast<double>(peak) / (1024.0 * 1024.0));
+               r.timings.ttft_s, static_cast<double>(peak) / mib,
+               static_cast<double>(peak_rss()) / mib);
 }
 
 // What follows the streamed text: the ids when there is no text, the --json object, stats.
@@ -167,6 +177,7 @@ void report(const Flags& f, const GenerationResult& r, bool has_tokenizer, size_
     j["gen_tok_s"] = r.timings.decode_tokens_per_s(r.generated_tokens);
     j["ttft_s"] = r.timings.ttft_s;
     j["peak_memory_bytes"] = peak;
+    j["peak_rss_bytes"] = peak_rss();
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
   std::fflush(stdout);
