@@ -103,7 +103,7 @@ fast::AttentionOptions to_options(const RefOptions& r, Dtype mask_dtype) {
 // Runs the op on in (q, k, v laid out as given) and compares with the loop.
 ::testing::AssertionResult check(const Inputs& in, Dtype dt, double scale, const RefOptions& r,
                                  Layout kv_layout = Layout::contiguous,
-                                 bool q_from_projection = false) {
+                                 bool q_from_projection = false, double tol_scale = 1.0) {
   Array q = make_array(in.q, dt);
   if (q_from_projection) {
     // [B, Tq, Hq, D] in memory, as a projection reshaped per head, then transposed.
@@ -115,7 +115,10 @@ fast::AttentionOptions to_options(const RefOptions& r, Dtype mask_dtype) {
   if (y.dtype() != dt) return ::testing::AssertionFailure() << "dtype " << y.dtype().name();
   // The op takes the scale as a float; the reference uses that same value.
   Host want = ref_attention(in.q, in.k, in.v, static_cast<float>(scale), r);
-  return close(to_host(y), round_to(want, dt), attn_tol(dt));
+  Tol tol = attn_tol(dt);
+  tol.rtol *= tol_scale;
+  tol.atol *= tol_scale;
+  return close(to_host(y), round_to(want, dt), tol);
 }
 
 TEST(FastAttention, GroupedQueryHeadsAcrossDtypesAndLayouts) {
@@ -224,9 +227,13 @@ TEST(FastAttention, LongDecodeWithLargeScores) {
   Inputs in = random_inputs(float32, 1, 8, 2, 1, 300, 64, 32, 600, 4.0);
   RefOptions r;
   r.causal = true;
-  EXPECT_TRUE(check(in, float32, 1.0, r, Layout::transposed));
+  // Scores of magnitude S carry an absolute float32 error of about S * eps,
+  // which becomes a relative error of the softmax weights: widen the bound
+  // (summation order differs between optimized and debug builds).
+  const double large_scores = 8.0;
+  EXPECT_TRUE(check(in, float32, 1.0, r, Layout::transposed, false, large_scores));
   r.window = 128;
-  EXPECT_TRUE(check(in, float32, 1.0, r));
+  EXPECT_TRUE(check(in, float32, 1.0, r, Layout::contiguous, false, large_scores));
 }
 
 TEST(FastAttention, QueryWithNothingToAttendGetsZeros) {

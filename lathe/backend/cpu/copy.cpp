@@ -21,6 +21,7 @@ void convert_loop(const From* s, To* d, size_t n) {
 }  // namespace
 
 void convert_elements(const void* src, Dtype from, void* dst, Dtype to, size_t n) {
+  if (n == 0) return;
   if (from == to) {
     std::memcpy(dst, src, n * from.size());
     return;
