@@ -23,7 +23,8 @@ namespace lathe {
 //      is <= 1 - top_p, always keeping the most likely one (1 = off);
 //   6. min_p (transformers): remove tokens whose probability is below min_p times the largest
 //      probability (0 = off);
-//   7. a categorical draw from the softmax of what remains.
+//   7. a categorical draw from the softmax of what remains (inverse CDF at one float32
+//      uniform per row: classes below ~2^-24 of the total are drawn at a quantized rate).
 // Removed tokens get logit -inf. Tokens tied with the threshold of top-p are kept.
 struct SamplerConfig {
   double temperature = 1.0;
