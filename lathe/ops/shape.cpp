@@ -269,6 +269,24 @@ Array as_strided(const Array& a, Shape shape, Strides strides, int64_t offset) {
                {contiguous(a)});
 }
 
+Array bitcast(const Array& a, Dtype dtype) {
+  a.check_valid("bitcast");
+  size_t from = a.dtype().size(), to = dtype.size();
+  if (from == to) {
+    if (a.dtype() == dtype) return a;
+    return Array(a.shape(), dtype, std::make_shared<BitCast>(), {a});
+  }
+  if (a.ndim() == 0) op_error("bitcast", "cannot change the item size of a 0-d array");
+  Shape shape = a.shape();
+  int64_t bytes = shape.back() * static_cast<int64_t>(from);
+  if (bytes % static_cast<int64_t>(to) != 0) {
+    op_error("bitcast", "the last axis holds " + std::to_string(bytes) + " bytes, not a multiple of " +
+                            std::to_string(to) + " (" + dtype.name() + ")");
+  }
+  shape.back() = bytes / static_cast<int64_t>(to);
+  return Array(std::move(shape), dtype, std::make_shared<BitCast>(), {a});
+}
+
 Array contiguous(const Array& a) {
   a.check_valid("contiguous");
   return Array(a.shape(), a.dtype(), std::make_shared<Contiguous>(), {a});

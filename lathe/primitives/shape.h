@@ -64,6 +64,14 @@ class AsStrided : public Primitive {
   int64_t offset_;
 };
 
+// Reinterprets the bytes of a row-major copy of the input as another dtype.
+class BitCast : public Primitive {
+ public:
+  const char* name() const override { return "bitcast"; }
+  void eval_cpu(const NodeList& in, detail::Node& out) override;
+  bool equivalent(const Primitive&) const override { return true; }
+};
+
 class Contiguous : public Primitive {
  public:
   const char* name() const override { return "contiguous"; }

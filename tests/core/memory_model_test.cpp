@@ -195,35 +195,50 @@ TEST_F(MemoryModel, LiveArraysReportsKeptUnkeptAndLargest) {
   w.free();
 }
 
-// The canonical generation loop: memory and the tracked-array count stay flat.
+// The canonical generation loop of DESIGN.md with a preallocated cache updated
+// in place by slice_update: memory and the tracked-array count stay flat.
 TEST_F(MemoryModel, CanonicalLoopIsFlat) {
-  Array weights = full({64, 64}, 0.01, float32);
+  constexpr int64_t kSlots = 64, kDim = 32;
+  Array weights = full({kDim, kDim}, 0.02, float32);
   keep(weights);
-  Array state = zeros({64, 64}, float32);
-  keep(state);
-  Array token = zeros({64}, float32);
+  Array cache = zeros({kSlots, kDim}, float32);  // preallocated
+  keep(cache);
+  Array token = ones({1, kDim}, float32);
+  eval(weights, cache, token);
+  const void* cache_buffer = cache.node().raw();
   size_t active_after_warmup = 0, tracked_after_warmup = 0;
+  int in_place_steps = 0;
   for (int step = 0; step < 10000; ++step) {
-    Array logits = tanh(state * weights + token);
-    Array next_state = state * 0.5f + logits;
+    int64_t slot = step % kSlots;
+    // "forward": write this token into the cache, attend to it, project.
+    Array new_cache = slice_update(cache, token, {slot, 0}, {slot + 1, kDim});
+    Array context = mean(new_cache, 0, true);
+    Array logits = tanh(matmul(token + context, weights));
     Array old = token;
-    token = slice(logits, {0, 0}, {1, 64});
-    token = reshape(token, {64});
-    state = next_state;
-    keep(state);
+    token = logits;
+    Array old_cache = cache;
+    cache = new_cache;
+    keep(cache);
     old.free();
-    async_eval(token, state);
+    old_cache.free();
+    old_cache = Array(0.0f);
+    async_eval(token, cache);
+    if (step % 1000 == 999) {
+      synchronize();
+      in_place_steps += cache.node().raw() == cache_buffer;
+    }
     if (step == 100) {
       synchronize();
       active_after_warmup = active_memory();
-      tracked_after_warmup = live_arrays().kept + live_arrays().unkept;
+      auto r = live_arrays();
+      tracked_after_warmup = r.kept + r.unkept;
     }
   }
-  synchronize();
-  eval(token);
-  EXPECT_LE(active_memory(), active_after_warmup + 64 * 64 * 4) << live_arrays().str();
+  eval(token, cache);
+  EXPECT_LE(active_memory(), active_after_warmup) << live_arrays().str();
   auto r = live_arrays();
-  EXPECT_LE(r.kept + r.unkept, tracked_after_warmup + 2) << r.str();
+  EXPECT_LE(r.kept + r.unkept, tracked_after_warmup) << r.str();
+  EXPECT_EQ(in_place_steps, 10) << "the cache must be updated in place";
   EXPECT_TRUE(std::isfinite(token.to_vector<float>()[0]));
 }
 

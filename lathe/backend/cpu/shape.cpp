@@ -92,6 +92,16 @@ void AsStrided::eval_cpu(const NodeList& in, Node& out) {
   out.share(x, strides_, x.offset + offset_ * x.dtype.size(), x.data_size);
 }
 
+void BitCast::eval_cpu(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  if (x.contiguous) {
+    out.share(x, row_strides(out.shape), x.offset, out.size());
+  } else {
+    out.allocate();
+    cpu::gather_contiguous(x, out.raw());
+  }
+}
+
 void Contiguous::eval_cpu(const NodeList& in, Node& out) {
   if (in[0]->contiguous && in[0]->data_size == in[0]->size()) {
     out.share(*in[0], row_strides(out.shape), in[0]->offset, in[0]->data_size);
