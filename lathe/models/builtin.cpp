@@ -3,10 +3,12 @@
 
 namespace lathe {
 
+void register_gemma3_models();
 void register_llama_models();
 void register_qwen_models();
 
 void register_builtin_models() {
+  register_gemma3_models();
   register_llama_models();
   register_qwen_models();
 }

@@ -257,6 +257,7 @@ TextConfig read_text_config(const std::string& dir, const ConfigDefaults& d) {
       d.query_pre_attn_scalar ? f.number("query_pre_attn_scalar", *d.query_pre_attn_scalar) : 0;
   c.final_logit_softcapping = f.optional_number("final_logit_softcapping");
   c.attn_logit_softcapping = f.optional_number("attn_logit_softcapping");
+  c.bidirectional_attention = f.boolean("use_bidirectional_attention", false);
   read_layer_types(f, d, c);
   read_rope(f, d, c);
   return c;

@@ -57,6 +57,7 @@ struct TextConfig {
   std::map<std::string, RopeParams> rope;
   double query_pre_attn_scalar = 0;
   std::optional<double> final_logit_softcapping, attn_logit_softcapping;
+  bool bidirectional_attention = false;  // use_bidirectional_attention (embedding models)
 
   bool is_sliding(int layer) const { return layer_types[layer] == "sliding_attention"; }
   const RopeParams& rope_for(int layer) const { return rope.at(layer_types[layer]); }

@@ -115,6 +115,34 @@ std::vector<Case> cases() {
   s.new_rope_form = true;
   s.theta = 1000000;
   out.push_back({"qwen3_rope_parameters", s});
+  TinySpec g = base;
+  g.model_type = "gemma3_text";
+  g.tie = true;
+  g.layers = 4;
+  g.head_dim = 16;
+  g.window = 5;
+  g.sliding = {true, true, false, true};
+  g.query_pre_attn_scalar = 12;
+  g.final_softcap = 30.0;
+  g.theta = 1000000;
+  g.new_rope_form = true;
+  out.push_back({"gemma3_text", g});
+  s = g;
+  s.new_rope_form = false;
+  s.layers = 3;
+  s.sliding = {true, false, true};  // sliding_window_pattern 2
+  s.rope_scaling = {{"rope_type", "linear"}, {"factor", 4.0}};
+  s.attn_softcap = 20.0;
+  out.push_back({"gemma3_text_legacy_softcap", s});
+  s = g;
+  s.model_type = "gemma3";
+  s.weight_prefix = "language_model.model.";
+  s.rope_scaling = {{"rope_type", "linear"}, {"factor", 8.0}};
+  out.push_back({"gemma3_mm", s});
+  s.weight_prefix = "model.language_model.";
+  s.tie = false;
+  s.kv_heads = 1;
+  out.push_back({"gemma3_mm_current_layout_untied", s});
   return out;
 }
 

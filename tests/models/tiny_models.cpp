@@ -347,10 +347,11 @@ Host reference_logits(const TinySpec& s, const std::map<std::string, Host>& w,
   rms_norm(x, w.at(m + "norm.weight"), s.eps, g);
   Matrix logits = linear(x, s.tie ? embed : w.at("lm_head.weight"));
   Host out{{t_len, s.vocab}, {}};
+  // transformers caps logits in Gemma3ForCausalLM, not in Gemma3ForConditionalGeneration.
+  const bool cap = s.final_softcap && s.model_type != "gemma3";
   for (auto& row : logits)
-    for (double v : row) {
-      out.data.push_back(s.final_softcap ? std::tanh(v / *s.final_softcap) * *s.final_softcap : v);
-    }
+    for (double v : row)
+      out.data.push_back(cap ? std::tanh(v / *s.final_softcap) * *s.final_softcap : v);
   return out;
 }
 

@@ -1,0 +1,171 @@
+// Every tiny model of tests/data/models against transformers' reference
+// (float32 forward, greedy continuation with its KV cache): one-pass,
+// chunked-prefill and step-by-step logits, bfloat16 within a looser bound.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "lathe/io/safetensors.h"
+#include "lathe/models/model.h"
+#include "support/harness.h"
+
+namespace lathe::testing {
+namespace {
+
+std::string fixture_dir(const std::string& name) {
+  return std::string(LATHE_SOURCE_DIR) + "/tests/data/models/" + name;
+}
+
+std::vector<std::string> fixture_names() {
+  std::vector<std::string> out;
+  const std::string root = std::string(LATHE_SOURCE_DIR) + "/tests/data/models";
+  if (!std::filesystem::is_directory(root)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(root)) {
+    if (e.is_directory() && std::filesystem::exists(e.path() / "reference.safetensors")) {
+      out.push_back(e.path().filename().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ‖got - want‖ / ‖want‖ and max |got - want| / max |want|.
+struct Errors {
+  double l2 = 0, max = 0;
+};
+Errors errors(const Host& got, const Host& want) {
+  double d2 = 0, w2 = 0, dmax = 0, wmax = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double d = got[i] - want[i];
+    d2 += d * d;
+    w2 += want[i] * want[i];
+    dmax = std::max(dmax, std::abs(d));
+    wmax = std::max(wmax, std::abs(want[i]));
+  }
+  return {std::sqrt(d2 / w2), dmax / wmax};
+}
+
+class Fixture : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    eval();
+    ref_ = io::load_safetensors(fixture_dir(GetParam()) + "/reference.safetensors");
+    for (auto& [k, v] : ref_) keep(v);
+  }
+
+  std::unique_ptr<LanguageModel> load(std::optional<Dtype> dtype) {
+    LoadOptions opts;
+    opts.dtype = dtype;
+    auto model = load_model(fixture_dir(GetParam()), opts);
+    keep(model->weights());
+    return model;
+  }
+
+  std::vector<int32_t> ids(const std::string& name) {
+    auto v = ref_.at(name).to_vector<int64_t>();
+    return {v.begin(), v.end()};
+  }
+
+  // Logits [1, T, V] of `tokens` fed in chunks.
+  Host run(LanguageModel& model, const std::vector<int32_t>& tokens, std::vector<int> chunks = {}) {
+    if (chunks.empty()) chunks = {static_cast<int>(tokens.size())};
+    KVCaches caches = model.make_caches(1, static_cast<int>(tokens.size()) + 16);
+    Host out{{1, 0, model.vocab_size()}, {}};
+    size_t start = 0;
+    for (int c : chunks) {
+      std::vector<int32_t> part(tokens.begin() + start, tokens.begin() + start + c);
+      Array logits = model.forward(array(part, {1, c}), caches);
+      keep(cache_state(caches));
+      Host h = to_host(logits);
+      out.data.insert(out.data.end(), h.data.begin(), h.data.end());
+      out.shape[1] += c;
+      start += c;
+    }
+    return out;
+  }
+
+  void record(const std::string& what, const Errors& e) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "l2 %.3e max %.3e", e.l2, e.max);
+    RecordProperty(what, buf);
+  }
+
+  std::map<std::string, Array> ref_;
+};
+
+TEST_P(Fixture, Float32LogitsMatchTransformers) {
+  auto model = load(float32);
+  Errors e = errors(run(*model, ids("input_ids")), to_host(ref_.at("logits")));
+  record("float32", e);
+  EXPECT_LE(e.l2, 1e-4);
+  EXPECT_LE(e.max, 1e-4);
+  if (ref_.count("long_logits")) {
+    Errors l = errors(run(*model, ids("long_input_ids")), to_host(ref_.at("long_logits")));
+    record("float32_long", l);
+    EXPECT_LE(l.l2, 1e-4);
+    EXPECT_LE(l.max, 1e-4);
+  }
+}
+
+TEST_P(Fixture, Bfloat16LogitsAreClose) {
+  auto model = load(bfloat16);
+  Errors e = errors(run(*model, ids("input_ids")), to_host(ref_.at("logits")));
+  record("bfloat16", e);
+  EXPECT_LE(e.l2, 3e-2);
+  if (ref_.count("logits_bf16_forward")) {
+    // A bfloat16 checkpoint in its own dtype, against transformers' bfloat16 forward.
+    auto native = load(std::nullopt);
+    Errors n = errors(run(*native, ids("input_ids")), to_host(ref_.at("logits_bf16_forward")));
+    record("bfloat16_native_vs_transformers_bf16", n);
+    EXPECT_LE(n.l2, 3e-2);
+  }
+}
+
+TEST_P(Fixture, GreedyContinuationMatchesTransformers) {
+  auto model = load(float32);
+  const std::vector<int32_t> prompt = ids("input_ids");
+  const std::vector<int32_t> want = ids("greedy_ids");
+  const std::vector<float> margin = ref_.at("greedy_margin").to_vector<float>();
+  KVCaches caches = model->make_caches(1, static_cast<int>(prompt.size() + want.size()));
+  Array logits = model->forward(array(prompt, {1, static_cast<int64_t>(prompt.size())}), caches);
+  for (size_t step = 0; step < want.size(); ++step) {
+    Array next = argmax(slice_axis(logits, 1, -1, logits.shape(1)), -1);
+    keep(cache_state(caches));
+    const int32_t id = next.item<int32_t>();
+    if (margin[step] < 1e-3f) break;  // the reference's top two are too close to call
+    ASSERT_EQ(id, want[step]) << "step " << step;
+    logits = model->forward(array(std::vector<int32_t>{id}, {1, 1}), caches);
+  }
+}
+
+TEST_P(Fixture, ChunkedPrefillAndDecodeEqualOnePass) {
+  auto model = load(float32);
+  // Dynamic rope rescales per forward past max_position_embeddings (as
+  // transformers does with a cache), so only its short case is chunk-invariant.
+  const bool long_case = ref_.count("long_input_ids") && GetParam() != "llama-dynamic-rope";
+  const std::vector<int32_t> tokens = ids(long_case ? "long_input_ids" : "input_ids");
+  const Host one = run(*model, tokens);
+  std::vector<int> steps(tokens.size(), 1);
+  std::vector<int> chunks = {13, 1, 3};
+  chunks.push_back(static_cast<int>(tokens.size()) - 17);
+  for (const auto& c : {chunks, steps}) {
+    Host got = run(*model, tokens, c);
+    EXPECT_TRUE(close(got, one, {1e-5, 1e-5})) << c.size() << " chunks";
+    const Host want = to_host(ref_.at(long_case ? "long_logits" : "logits"));
+    EXPECT_LE(errors(got, want).max, 1e-4) << c.size() << " chunks";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Fixture, ::testing::ValuesIn(fixture_names()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace lathe::testing
