@@ -83,7 +83,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Array
                       const std::map<std::string, std::string>& metadata) {
   std::vector<std::pair<std::string, Array>> order(tensors.begin(), tensors.end());
   for (auto& [name, a] : order) {
-    if (name == "__metadata__") throw Error("[safetensors] '__metadata__' is not a valid tensor name");
+    if (name == "__metadata__")
+      throw Error("[safetensors] '__metadata__' is not a valid tensor name");
     a.check_valid("save_safetensors");
   }
   std::stable_sort(order.begin(), order.end(), [](const auto& l, const auto& r) {

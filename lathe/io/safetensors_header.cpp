@@ -16,11 +16,11 @@ struct DtypeName {
   size_t size;
 };
 constexpr DtypeName kDtypes[] = {
-    {StDtype::BOOL, "BOOL", 1}, {StDtype::U8, "U8", 1},   {StDtype::I8, "I8", 1},
-    {StDtype::F8_E5M2, "F8_E5M2", 1}, {StDtype::F8_E4M3, "F8_E4M3", 1},
-    {StDtype::I16, "I16", 2},   {StDtype::U16, "U16", 2}, {StDtype::F16, "F16", 2},
-    {StDtype::BF16, "BF16", 2}, {StDtype::I32, "I32", 4}, {StDtype::U32, "U32", 4},
-    {StDtype::F32, "F32", 4},   {StDtype::F64, "F64", 8}, {StDtype::I64, "I64", 8},
+    {StDtype::BOOL, "BOOL", 1},       {StDtype::U8, "U8", 1},           {StDtype::I8, "I8", 1},
+    {StDtype::F8_E5M2, "F8_E5M2", 1}, {StDtype::F8_E4M3, "F8_E4M3", 1}, {StDtype::I16, "I16", 2},
+    {StDtype::U16, "U16", 2},         {StDtype::F16, "F16", 2},         {StDtype::BF16, "BF16", 2},
+    {StDtype::I32, "I32", 4},         {StDtype::U32, "U32", 4},         {StDtype::F32, "F32", 4},
+    {StDtype::F64, "F64", 8},         {StDtype::I64, "I64", 8},
 };
 
 [[noreturn]] void fail(const std::string& label, const std::string& msg) {
@@ -42,7 +42,8 @@ const StTensor* StHeader::find(const std::string& name) const {
 StHeader parse_safetensors_header(const uint8_t* bytes, size_t available, uint64_t file_size,
                                   const std::string& label) {
   if (file_size < 8 || available < 8) {
-    fail(label, "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header");
+    fail(label,
+         "file is " + std::to_string(file_size) + " bytes, too short for a safetensors header");
   }
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
@@ -75,7 +76,8 @@ StHeader parse_safetensors_header(const uint8_t* bytes, size_t available, uint64
     if (name == "__metadata__") {
       if (!v.is_object()) fail(label, "__metadata__ is not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) fail(label, "__metadata__ value of '" + m.key() + "' is not a string");
+        if (!m.value().is_string())
+          fail(label, "__metadata__ value of '" + m.key() + "' is not a string");
         h.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -125,13 +127,15 @@ StHeader parse_safetensors_header(const uint8_t* bytes, size_t available, uint64
                       std::to_string(t.end - t.begin));
     }
     if (t.end > h.data_size) {
-      fail(label, where + "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                      ") run past the " + std::to_string(h.data_size) + "-byte data area (truncated?)");
+      fail(label, where + "data_offsets [" + std::to_string(t.begin) + ", " +
+                      std::to_string(t.end) + ") run past the " + std::to_string(h.data_size) +
+                      "-byte data area (truncated?)");
     }
     h.tensors.push_back(std::move(t));
   }
-  std::sort(h.tensors.begin(), h.tensors.end(),
-            [](const StTensor& a, const StTensor& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+  std::sort(h.tensors.begin(), h.tensors.end(), [](const StTensor& a, const StTensor& b) {
+    return a.begin < b.begin || (a.begin == b.begin && a.end < b.end);
+  });
   uint64_t at = 0;
   for (const auto& t : h.tensors) {
     if (t.begin != at) {
@@ -143,7 +147,8 @@ StHeader parse_safetensors_header(const uint8_t* bytes, size_t available, uint64
   }
   if (at != h.data_size) {
     fail(label, "the tensors cover " + std::to_string(at) + " of the " +
-                    std::to_string(h.data_size) + " data bytes (trailing garbage or truncated index)");
+                    std::to_string(h.data_size) +
+                    " data bytes (trailing garbage or truncated index)");
   }
   return h;
 }

@@ -13,7 +13,20 @@ namespace lathe::io {
 // The file format's dtypes, in the reference implementation's order (which
 // decides the writer's tensor order).
 enum class StDtype : uint8_t {
-  BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64
+  BOOL,
+  U8,
+  I8,
+  F8_E5M2,
+  F8_E4M3,
+  I16,
+  U16,
+  F16,
+  BF16,
+  I32,
+  U32,
+  F32,
+  F64,
+  I64
 };
 size_t st_itemsize(StDtype d);
 const char* st_name(StDtype d);
@@ -27,8 +40,8 @@ struct StTensor {
 };
 
 struct StHeader {
-  uint64_t data_offset = 0;  // 8 + header length
-  uint64_t data_size = 0;    // bytes after the header, all covered by tensors
+  uint64_t data_offset = 0;       // 8 + header length
+  uint64_t data_size = 0;         // bytes after the header, all covered by tensors
   std::vector<StTensor> tensors;  // ordered by offset
   std::map<std::string, std::string> metadata;
   const StTensor* find(const std::string& name) const;

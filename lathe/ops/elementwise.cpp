@@ -11,13 +11,22 @@ namespace {
 
 bool float_only(UnaryOp op) {
   switch (op) {
-    case UnaryOp::sqrt: case UnaryOp::rsqrt: case UnaryOp::exp: case UnaryOp::log:
-    case UnaryOp::log1p: case UnaryOp::sin: case UnaryOp::cos: case UnaryOp::tanh:
-    case UnaryOp::erf: case UnaryOp::sigmoid: case UnaryOp::silu: case UnaryOp::gelu:
-    case UnaryOp::gelu_tanh: case UnaryOp::reciprocal: case UnaryOp::expm1:
-      return true;
-    default:
-      return false;
+    case UnaryOp::sqrt:
+    case UnaryOp::rsqrt:
+    case UnaryOp::exp:
+    case UnaryOp::log:
+    case UnaryOp::log1p:
+    case UnaryOp::sin:
+    case UnaryOp::cos:
+    case UnaryOp::tanh:
+    case UnaryOp::erf:
+    case UnaryOp::sigmoid:
+    case UnaryOp::silu:
+    case UnaryOp::gelu:
+    case UnaryOp::gelu_tanh:
+    case UnaryOp::reciprocal:
+    case UnaryOp::expm1: return true;
+    default: return false;
   }
 }
 
@@ -29,7 +38,8 @@ Array unary(UnaryOp op, const Array& a) {
     return Array(a.shape(), bool_, std::make_shared<Unary>(op), {a});
   }
   if (op == UnaryOp::bitwise_not) {
-    if (d.is_floating()) op_error(name, std::string("needs an integer or bool array, got ") + d.name());
+    if (d.is_floating())
+      op_error(name, std::string("needs an integer or bool array, got ") + d.name());
     return Array(a.shape(), d, std::make_shared<Unary>(op), {a});
   }
   if (float_only(op) && !d.is_floating()) {
@@ -50,13 +60,19 @@ enum class BinaryKind { arithmetic, true_divide, comparison, logical, bitwise, f
 BinaryKind kind_of(BinaryOp op) {
   switch (op) {
     case BinaryOp::divide: return BinaryKind::true_divide;
-    case BinaryOp::equal: case BinaryOp::not_equal: case BinaryOp::less:
-    case BinaryOp::less_equal: case BinaryOp::greater: case BinaryOp::greater_equal:
-      return BinaryKind::comparison;
-    case BinaryOp::logical_and: case BinaryOp::logical_or: return BinaryKind::logical;
-    case BinaryOp::bitwise_and: case BinaryOp::bitwise_or: case BinaryOp::bitwise_xor:
-    case BinaryOp::left_shift: case BinaryOp::right_shift:
-      return BinaryKind::bitwise;
+    case BinaryOp::equal:
+    case BinaryOp::not_equal:
+    case BinaryOp::less:
+    case BinaryOp::less_equal:
+    case BinaryOp::greater:
+    case BinaryOp::greater_equal: return BinaryKind::comparison;
+    case BinaryOp::logical_and:
+    case BinaryOp::logical_or: return BinaryKind::logical;
+    case BinaryOp::bitwise_and:
+    case BinaryOp::bitwise_or:
+    case BinaryOp::bitwise_xor:
+    case BinaryOp::left_shift:
+    case BinaryOp::right_shift: return BinaryKind::bitwise;
     case BinaryOp::arctan2: return BinaryKind::floating;
     default: return BinaryKind::arithmetic;
   }
@@ -79,9 +95,7 @@ Array binary(BinaryOp op, const Array& a, const Array& b) {
       if (!t.is_floating()) t = float32;
       out = t;
       break;
-    case BinaryKind::comparison:
-      out = bool_;
-      break;
+    case BinaryKind::comparison: out = bool_; break;
     case BinaryKind::logical:
       t = bool_;
       out = bool_;
@@ -157,15 +171,14 @@ LATHE_BINARY(right_shift)
 
 Array where(const Array& cond, const Array& a, const Array& b) {
   cond.check_valid("where");
-  Shape s = broadcast_shapes("where", broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
+  Shape s =
+      broadcast_shapes("where", broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
   Dtype t = result_type(a, b);
   return Array(std::move(s), t, std::make_shared<Select>(),
                {astype(cond, bool_), astype(a, t), astype(b, t)});
 }
 
-Array clip(const Array& a, const Array& lo, const Array& hi) {
-  return minimum(maximum(a, lo), hi);
-}
+Array clip(const Array& a, const Array& lo, const Array& hi) { return minimum(maximum(a, lo), hi); }
 
 Array astype(const Array& a, Dtype dtype) {
   a.check_valid("astype");

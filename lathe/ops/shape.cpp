@@ -280,8 +280,9 @@ Array bitcast(const Array& a, Dtype dtype) {
   Shape shape = a.shape();
   int64_t bytes = shape.back() * static_cast<int64_t>(from);
   if (bytes % static_cast<int64_t>(to) != 0) {
-    op_error("bitcast", "the last axis holds " + std::to_string(bytes) + " bytes, not a multiple of " +
-                            std::to_string(to) + " (" + dtype.name() + ")");
+    op_error("bitcast", "the last axis holds " + std::to_string(bytes) +
+                            " bytes, not a multiple of " + std::to_string(to) + " (" +
+                            dtype.name() + ")");
   }
   shape.back() = bytes / static_cast<int64_t>(to);
   return Array(std::move(shape), dtype, std::make_shared<BitCast>(), {a});

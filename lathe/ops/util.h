@@ -14,7 +14,8 @@ namespace lathe {
 // Maps a possibly negative axis into [0, ndim); throws naming op.
 int normalize_axis(const char* op, int axis, int ndim);
 // Sorted, unique, normalized axes; empty input means all axes.
-std::vector<int> normalize_axes(const char* op, const std::vector<int>& axes, int ndim, bool empty_means_all = true);
+std::vector<int> normalize_axes(const char* op, const std::vector<int>& axes, int ndim,
+                                bool empty_means_all = true);
 // The broadcast of two shapes, numpy rules; throws naming op and both shapes.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 // The result dtype of a binary op, honouring weak C++ scalars.

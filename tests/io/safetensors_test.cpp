@@ -268,8 +268,9 @@ TEST(SafetensorsReference, RewritingReferenceFilesIsByteIdentical) {
     std::ifstream f(entry.path(), std::ios::binary);
     std::string want((std::istreambuf_iterator<char>(f)), {});
     auto file = SafetensorsFile::open(entry.path().string());
-    std::string out = (fs::temp_directory_path() / ("lathe_rewrite_" + std::to_string(::getpid()) +
-                                                    ".safetensors")).string();
+    std::string out = (fs::temp_directory_path() /
+                       ("lathe_rewrite_" + std::to_string(::getpid()) + ".safetensors"))
+                          .string();
     save_safetensors(out, file->load_all(), file->header().metadata);
     std::ifstream g(out, std::ios::binary);
     std::string got((std::istreambuf_iterator<char>(g)), {});

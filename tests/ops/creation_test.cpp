@@ -64,7 +64,8 @@ TEST(Creation, EyeTriTrilTriu) {
       if (j < i + k) up[n] = 0;
     }
     EXPECT_TRUE(close(to_host(tril(make_array(x, float32), k)), lo, {0, 0})) << k;
-    EXPECT_TRUE(close(to_host(triu(make_array(x, float32, Layout::transposed), k)), up, {0, 0})) << k;
+    EXPECT_TRUE(close(to_host(triu(make_array(x, float32, Layout::transposed), k)), up, {0, 0}))
+        << k;
   }
   EXPECT_EQ(eye(2).dtype(), float32);
   EXPECT_THROW(tril(ones({3})), Error);

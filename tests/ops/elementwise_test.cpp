@@ -88,7 +88,8 @@ const BinaryCase binary_cases[] = {
     {"power", power, [](double a, double b) { return std::pow(a, b); }, 0.5, 2, false},
     {"maximum", maximum, [](double a, double b) { return std::max(a, b); }, -5, 5, true},
     {"minimum", minimum, [](double a, double b) { return std::min(a, b); }, -5, 5, true},
-    {"floor_divide", floor_divide, [](double a, double b) { return std::floor(a / b); }, 1, 9, true},
+    {"floor_divide", floor_divide, [](double a, double b) { return std::floor(a / b); }, 1, 9,
+     true},
     {"remainder", remainder, py_mod, 1, 9, true},
     {"arctan2", arctan2, [](double a, double b) { return std::atan2(a, b); }, -3, 3, false},
 };
@@ -124,11 +125,14 @@ TEST(Elementwise, ComparisonsAndLogic) {
   Host b = random_host({7}, float32, 8, -2, 2);
   Array x = make_array(a, float32, Layout::transposed), y = make_array(b, float32);
   EXPECT_EQ(less(x, y).dtype(), bool_);
-  EXPECT_TRUE(close(to_host(less(x, y)), zip(a, b, [](double p, double q) { return double(p < q); }), {0, 0}));
-  EXPECT_TRUE(close(to_host(greater_equal(x, y)), zip(a, b, [](double p, double q) { return double(p >= q); }), {0, 0}));
+  EXPECT_TRUE(close(to_host(less(x, y)),
+                    zip(a, b, [](double p, double q) { return double(p < q); }), {0, 0}));
+  EXPECT_TRUE(close(to_host(greater_equal(x, y)),
+                    zip(a, b, [](double p, double q) { return double(p >= q); }), {0, 0}));
   EXPECT_TRUE(close(to_host(logical_and(x > 0.0f, y > 0.0f)),
                     zip(a, b, [](double p, double q) { return double(p > 0 && q > 0); }), {0, 0}));
-  EXPECT_TRUE(close(to_host(where(x > y, x, y)), zip(a, b, [](double p, double q) { return std::max(p, q); }), {0, 0}));
+  EXPECT_TRUE(close(to_host(where(x > y, x, y)),
+                    zip(a, b, [](double p, double q) { return std::max(p, q); }), {0, 0}));
 }
 
 TEST(Elementwise, TypePromotionAndWeakScalars) {
@@ -158,15 +162,16 @@ TEST(Elementwise, IntegerSemanticsMatchPython) {
 TEST(Elementwise, AsTypeRoundsLikeTheReference) {
   Host x = random_host({64}, float64, 3, -100, 100);
   for (Dtype dt : {float16, bfloat16, float32}) {
-    EXPECT_TRUE(close(to_host(astype(make_array(x, float64), dt)), round_to(x, dt), {0, 0})) << dt.name();
+    EXPECT_TRUE(close(to_host(astype(make_array(x, float64), dt)), round_to(x, dt), {0, 0}))
+        << dt.name();
   }
   // Float to int truncates toward zero.
   EXPECT_EQ(astype(array<float>({-1.7f, 1.7f, 2.5f}), int32).to_vector<int32_t>(),
             (std::vector<int32_t>{-1, 1, 2}));
   // float16 edge cases: max, overflow to inf, smallest subnormal.
-  EXPECT_EQ(astype(array<float>({65504.f, 65520.f, 5.960464477539063e-08f}), float16)
-                .to_vector<float>(),
-            (std::vector<float>{65504.f, INFINITY, 5.960464477539063e-08f}));
+  EXPECT_EQ(
+      astype(array<float>({65504.f, 65520.f, 5.960464477539063e-08f}), float16).to_vector<float>(),
+      (std::vector<float>{65504.f, INFINITY, 5.960464477539063e-08f}));
 }
 
 TEST(Elementwise, BadInputNamesTheOp) {

@@ -122,9 +122,8 @@ Tol default_tol(Dtype dtype) {
     }
   }
   if (bad) {
-    return ::testing::AssertionFailure() << bad << " of " << got.size()
-                                         << " elements differ (rtol " << tol.rtol << ", atol "
-                                         << tol.atol << "):" << msg.str();
+    return ::testing::AssertionFailure() << bad << " of " << got.size() << " elements differ (rtol "
+                                         << tol.rtol << ", atol " << tol.atol << "):" << msg.str();
   }
   return ::testing::AssertionSuccess();
 }
