@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lathe/cli/logits_cmd.h"
+#include "lathe/cli/make_random_cmd.h"
 #include "lathe/cli/quantize_cmd.h"
 #include "lathe/cli/render_template_cmd.h"
 #include "lathe/cli/run_cmd.h"
@@ -28,6 +29,8 @@ int usage(FILE* f) {
                "  tensors MODEL_DIR   list every tensor: name, dtype, shape, file\n"
                "  quantize SRC DST [--bits 4|8] [--group-size 32|64|128]\n"
                "            write an MLX-format quantized copy of a model folder\n"
+               "  make-random CONFIG_JSON OUT_DIR [--dtype bf16] [--seed S]\n"
+               "            write a model folder with random weights of that config\n"
                "  version   print the version\n");
   return f == stderr ? 2 : 0;
 }
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
     if (cmd == "detokenize") return lathe::cli::detokenize_command(argc, argv);
     if (cmd == "tensors") return lathe::cli::tensors_command(argc, argv);
     if (cmd == "quantize") return lathe::cli::quantize_command(argc, argv);
+    if (cmd == "make-random") return lathe::cli::make_random_command(argc, argv);
     if (cmd == "version" || cmd == "--version") {
       std::printf("lathe 0.1.0\n");
       return 0;
