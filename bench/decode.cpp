@@ -92,6 +92,16 @@ nlohmann::json bandwidth_in_child(size_t mib) {
   return s.empty() ? nlohmann::json{} : nlohmann::json::parse(s);
 }
 
+// The resident set now (the program and its libraries before a model is loaded).
+size_t current_rss_bytes() {
+  long pages = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
 size_t peak_rss_bytes() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -144,6 +154,7 @@ int main(int argc, char** argv) {
     Args args = parse(argc, argv);
     nlohmann::json bw = bandwidth_in_child(args.stream_mib);
 
+    const size_t rss_before_load = current_rss_bytes();
     auto model = load_model(args.dir);
     keep(model->weights());
     auto* decoder = dynamic_cast<DecoderModel*>(model.get());
@@ -162,7 +173,15 @@ int main(int argc, char** argv) {
     double bytes_per_token = weight_bytes;
     if (!c.tie_word_embeddings) bytes_per_token -= embed_bytes * (1.0 - 1.0 / c.vocab_size);
     const int ctx = args.prompt_len + args.gen;
-    const Dtype act = model->weights().front().dtype();
+    // The caches hold keys and values in the dtype of the projections (the largest weights).
+    Dtype act = model->weights().front().dtype();
+    size_t largest = 0;
+    for (const Array& w : model->weights()) {
+      if (w.nbytes() > largest) {
+        largest = w.nbytes();
+        act = w.dtype();
+      }
+    }
     double kv_bytes = 0;
     for (int l = 0; l < c.num_hidden_layers; ++l) {
       const int len = c.is_sliding(l) ? std::min(ctx, c.sliding_window) : ctx;
@@ -205,6 +224,7 @@ int main(int argc, char** argv) {
     j["decode_vs_roofline"] = roofline > 0 ? median(decode) / roofline : 0.0;
     j["peak_rss_bytes"] = peak_rss_bytes();
     j["peak_rss_vs_weights_kv"] = peak_rss_bytes() / (weight_bytes + kv_bytes);
+    j["rss_before_load_bytes"] = rss_before_load;
     std::fprintf(stderr,
                  "%s: decode %.2f tok/s, prefill %.1f tok/s | bandwidth %.2f GB/s, %.0f MB/token, "
                  "roofline %.2f tok/s (%.0f%%) | peak RSS %.0f MiB vs weights+KV %.0f MiB\n",
