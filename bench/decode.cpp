@@ -228,9 +228,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "%s: decode %.2f tok/s, prefill %.1f tok/s | bandwidth %.2f GB/s, %.0f MB/token, "
                  "roofline %.2f tok/s (%.0f%%) | peak RSS %.0f MiB vs weights+KV %.0f MiB\n",
-                 args.label.c_str(), median(decode), median(prefill), bw_gbs,
-                 bytes_per_token / 1e6, roofline, 100.0 * median(decode) / roofline,
-                 peak_rss_bytes() / 1048576.0, (weight_bytes + kv_bytes) / 1048576.0);
+                 args.label.c_str(), median(decode), median(prefill), bw_gbs, bytes_per_token / 1e6,
+                 roofline, 100.0 * median(decode) / roofline, peak_rss_bytes() / 1048576.0,
+                 (weight_bytes + kv_bytes) / 1048576.0);
     std::printf("%s\n", j.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

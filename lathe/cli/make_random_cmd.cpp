@@ -27,8 +27,8 @@ Dtype parse_dtype(const std::string& s) {
 }  // namespace
 
 int make_random_command(int argc, char** argv) {
-  Flags f("make-random",
-          {{"--dtype"}, {"--seed"}, {"--std"}, {"--help", false, "-h"}}, argc, argv, 2);
+  Flags f("make-random", {{"--dtype"}, {"--seed"}, {"--std"}, {"--help", false, "-h"}}, argc, argv,
+          2);
   if (f.has("--help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -41,7 +41,8 @@ int make_random_command(int argc, char** argv) {
   if (auto d = f.text("--dtype")) o.dtype = parse_dtype(*d);
   o.seed = static_cast<uint64_t>(f.integer("--seed", 0, INT64_MAX).value_or(0));
   if (auto s = f.number("--std")) {
-    if (!(*s > 0 && *s < 10)) throw Error("[make-random] --std must be in (0, 10), got " + std::to_string(*s));
+    if (!(*s > 0 && *s < 10))
+      throw Error("[make-random] --std must be in (0, 10), got " + std::to_string(*s));
     o.std = static_cast<float>(*s);
   }
   const std::string& out = f.positional()[1];

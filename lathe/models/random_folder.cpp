@@ -194,7 +194,8 @@ uint64_t write_random_folder(const std::string& config_path, const std::string& 
   for (const WeightSpec& w : weights) {
     uint64_t n = 1;
     for (int64_t d : w.shape) n *= static_cast<uint64_t>(d);
-    infos.push_back({w.name, st_dtype(opts.dtype), std::vector<int64_t>(w.shape), at, at + n * item});
+    infos.push_back(
+        {w.name, st_dtype(opts.dtype), std::vector<int64_t>(w.shape), at, at + n * item});
     at += n * item;
   }
   const std::string header = io::serialize_safetensors_header(infos, {{"format", "pt"}});

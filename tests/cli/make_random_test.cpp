@@ -116,10 +116,10 @@ TEST_F(MakeRandom, BadInputFailsCleanly) {
             std::string::npos)
       << err;
 
-  EXPECT_EQ(lathe("make-random " + fixture("llama-tiny") + "/config.json " + path("o3") +
-                      " --dtype int8",
-                  &err),
-            1);
+  EXPECT_EQ(
+      lathe("make-random " + fixture("llama-tiny") + "/config.json " + path("o3") + " --dtype int8",
+            &err),
+      1);
   EXPECT_NE(err.find("--dtype must be bf16, f16 or f32, got 'int8'"), std::string::npos) << err;
   EXPECT_EQ(lathe("make-random " + path("missing.json") + " " + path("o4"), &err), 1);
   EXPECT_NE(err.find("missing.json"), std::string::npos) << err;
