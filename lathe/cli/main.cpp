@@ -8,6 +8,7 @@
 #include "lathe/cli/quantize_cmd.h"
 #include "lathe/cli/render_template_cmd.h"
 #include "lathe/cli/run_cmd.h"
+#include "lathe/cli/serve_cmd.h"
 #include "lathe/cli/tensors_cmd.h"
 #include "lathe/cli/tokenize_cmd.h"
 #include "lathe/lathe.h"
@@ -21,6 +22,8 @@ int usage(FILE* f) {
                "  run MODEL_DIR -p PROMPT [options]   generate text (lathe run --help)\n"
                "  logits MODEL_DIR --ids 1,2,3 [--top N | --out FILE.npy]\n"
                "            the model's logits for a token sequence\n"
+               "  serve --models DIR [--port N] [options]\n"
+               "            serve the model folders under DIR with the Ollama and OpenAI APIs\n"
                "  demo      run a small lazy-array computation and print memory figures\n"
                "  render-template TEMPLATE_FILE CONTEXT_JSON [--now ISO8601]\n"
                "            render a chat template with a JSON context\n"
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "demo") return demo();
     if (cmd == "run") return lathe::cli::run_command(argc, argv);
+    if (cmd == "serve") return lathe::cli::serve_command(argc, argv);
     if (cmd == "logits") return lathe::cli::logits_command(argc, argv);
     if (cmd == "render-template") return lathe::cli::render_template_command(argc - 1, argv + 1);
     if (cmd == "tokenize") return lathe::cli::tokenize_command(argc, argv);

@@ -13,14 +13,9 @@ std::vector<FlagSpec> model_flag_specs() {
   return {{"--device"}, {"--dtype"}, {"--help", false, "-h"}};
 }
 
-ModelChoice model_choice(const Flags& flags) {
+LoadOptions load_options(const Flags& flags) {
   const std::string& cmd = flags.command();
-  const auto& pos = flags.positional();
-  if (pos.empty())
-    throw Error("[" + cmd + "] missing the model folder (lathe " + cmd + " MODEL_DIR ...)");
-  if (pos.size() > 1) throw Error("[" + cmd + "] unexpected argument '" + pos[1] + "'");
-  ModelChoice c;
-  c.dir = pos[0];
+  LoadOptions load;
   std::string device = flags.text("--device").value_or("cpu");
   if (device == "cuda") {
     if (!cuda_available())
@@ -35,15 +30,27 @@ ModelChoice model_choice(const Flags& flags) {
     throw Error("[" + cmd + "] unknown device '" + device + "' (expected cpu or cuda)");
   if (auto d = flags.text("--dtype")) {
     if (*d == "bf16" || *d == "bfloat16") {
-      c.load.dtype = bfloat16;
+      load.dtype = bfloat16;
     } else if (*d == "f16" || *d == "float16") {
-      c.load.dtype = float16;
+      load.dtype = float16;
     } else if (*d == "f32" || *d == "float32") {
-      c.load.dtype = float32;
+      load.dtype = float32;
     } else {
       throw Error("[" + cmd + "] unknown dtype '" + *d + "' (expected bf16, f16 or f32)");
     }
   }
+  return load;
+}
+
+ModelChoice model_choice(const Flags& flags) {
+  const std::string& cmd = flags.command();
+  const auto& pos = flags.positional();
+  if (pos.empty())
+    throw Error("[" + cmd + "] missing the model folder (lathe " + cmd + " MODEL_DIR ...)");
+  if (pos.size() > 1) throw Error("[" + cmd + "] unexpected argument '" + pos[1] + "'");
+  ModelChoice c;
+  c.dir = pos[0];
+  c.load = load_options(flags);
   std::error_code ec;
   if (!std::filesystem::exists(c.dir, ec))
     throw Error("[" + cmd + "] model folder '" + c.dir + "' does not exist");

@@ -20,6 +20,10 @@ struct ModelChoice {
 // Flags every model command accepts.
 std::vector<FlagSpec> model_flag_specs();
 
+// --device (cpu, or cuda when this build has it) and --dtype (bf16, f16, f32; default: the
+// checkpoint's).
+LoadOptions load_options(const Flags& flags);
+
 // The single positional MODEL_DIR (must be an existing folder), --device (cpu, or cuda when
 // this build has it) and --dtype (bf16, f16, f32; default: the checkpoint's).
 ModelChoice model_choice(const Flags& flags);

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -18,7 +17,7 @@
 #include "lathe/core/error.h"
 #include "lathe/core/memory.h"
 #include "lathe/engine/generate.h"
-#include "lathe/io/json_file.h"
+#include "lathe/engine/session.h"
 #include "lathe/text/chat_template.h"
 
 namespace lathe::cli {
@@ -69,29 +68,6 @@ std::vector<FlagSpec> run_specs() {
 // The cache size of an interactive chat without --ctx.
 constexpr int kChatContext = 4096;
 
-// transformers' defaults: greedy unless generation_config.json asks for sampling.
-SamplerConfig defaults_from(const std::string& dir) {
-  SamplerConfig c;
-  c.temperature = 0;
-  auto path = std::filesystem::path(dir) / "generation_config.json";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return c;
-  nlohmann::json g = io::read_json_file(path.string(), "run");
-  auto num = [&](const char* key, double fallback) {
-    auto it = g.find(key);
-    return it != g.end() && it->is_number() ? it->get<double>() : fallback;
-  };
-  bool sample = g.value("do_sample", false);
-  if (sample) {
-    c.temperature = num("temperature", 1.0);
-    c.top_k = static_cast<int>(num("top_k", 50));
-    c.top_p = num("top_p", 1.0);
-    c.min_p = num("min_p", 0.0);
-  }
-  c.repetition_penalty = num("repetition_penalty", 1.0);
-  return c;
-}
-
 // The sampler flags over `c` (the folder's defaults).
 SamplerConfig sampler_config(const Flags& f, SamplerConfig c) {
   if (auto v = f.number("--temperature")) c.temperature = *v;
@@ -106,34 +82,10 @@ SamplerConfig sampler_config(const Flags& f, SamplerConfig c) {
   return c;
 }
 
-bool has_chat_template(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path d(dir);
-  if (fs::exists(d / "chat_template.jinja", ec) || fs::exists(d / "chat_template.json", ec))
-    return true;
-  if (!fs::exists(d / "tokenizer_config.json", ec)) return false;
-  auto cfg = io::read_json_file((d / "tokenizer_config.json").string(), "run");
-  return cfg.contains("chat_template") && !cfg["chat_template"].is_null();
-}
-
 nlohmann::ordered_json first_messages(const std::optional<std::string>& system) {
   auto m = nlohmann::ordered_json::array();
   if (system) m.push_back({{"role", "system"}, {"content", *system}});
   return m;
-}
-
-std::vector<int32_t> chat_prompt_ids(const std::string& dir, const text::Tokenizer& tok,
-                                     const nlohmann::ordered_json& messages) {
-  nlohmann::ordered_json ctx;
-  ctx["messages"] = messages;
-  ctx["add_generation_prompt"] = true;
-  const auto& st = tok.special_tokens();
-  ctx["bos_token"] = st.bos_token;
-  ctx["eos_token"] = st.eos_token;
-  std::string rendered = render_chat_template(find_chat_template(dir), ctx);
-  // The template writes the special tokens itself (transformers: add_special_tokens=False).
-  return tok.encode(rendered, false);
 }
 
 std::string read_stdin() {
@@ -189,7 +141,7 @@ void report(const Flags& f, const GenerationResult& r, bool has_tokenizer, size_
 // prefilled). Without a template every line is a prompt of its own. "/reset" starts over,
 // "/exit" or end of input ends.
 int chat_loop(const Flags& f, LanguageModel& model, const text::Tokenizer& tok,
-              const std::string& dir, bool use_template, GenerateOptions o) {
+              const std::optional<std::string>& chat_template, GenerateOptions o) {
   const bool tty = isatty(STDIN_FILENO);
   const int context = o.context_length > 0 ? o.context_length : kChatContext;
   Generator g(model, &tok, context);
@@ -209,7 +161,8 @@ int chat_loop(const Flags& f, LanguageModel& model, const text::Tokenizer& tok,
     if (line.empty()) continue;
     messages.push_back({{"role", "user"}, {"content", line}});
     try {
-      auto ids = use_template ? chat_prompt_ids(dir, tok, messages) : tok.encode(line, true);
+      auto ids =
+          chat_template ? chat_prompt_ids(*chat_template, tok, messages) : tok.encode(line, true);
       if (ids.empty()) fail("the prompt is empty (it encodes to no tokens)");
       reset_peak_memory();
       GenerationResult r = g.generate(ids, o);
@@ -250,7 +203,7 @@ int run_command(int argc, char** argv) {
   o.sampler = sampler_config(f, SamplerConfig{});
   validate(o);
   ModelChoice choice = model_choice(f);
-  o.sampler = sampler_config(f, defaults_from(choice.dir));
+  o.sampler = sampler_config(f, sampler_defaults(choice.dir));
 
   auto tokenizer = load_tokenizer(choice.dir);
   if (!tokenizer) {
@@ -264,8 +217,13 @@ int run_command(int argc, char** argv) {
     if (f.has("--interactive"))
       fail("--interactive needs a tokenizer, and '" + choice.dir + "' has none");
   }
-  const bool chat =
-      !f.has("--raw") && tokenizer && (f.has("--chat") || has_chat_template(choice.dir));
+  std::optional<std::string> chat_template;
+  if (!f.has("--raw") && tokenizer) {
+    chat_template = chat_template_of(choice.dir);
+    // --chat on a folder without a template names what is missing.
+    if (!chat_template && f.has("--chat")) chat_template = find_chat_template(choice.dir);
+  }
+  const bool chat = chat_template.has_value();
   if (f.has("--system") && !chat) fail("--system needs a chat template, and the folder has none");
   const bool interactive = f.has("--interactive") ||
                            (!f.has("--prompt") && !f.has("--prompt-ids") && isatty(STDIN_FILENO));
@@ -275,14 +233,14 @@ int run_command(int argc, char** argv) {
   };
   if (interactive) {
     auto model = load_kept(choice);
-    return chat_loop(f, *model, *tokenizer, choice.dir, chat, o);
+    return chat_loop(f, *model, *tokenizer, chat_template, o);
   }
   if (!f.has("--prompt-ids")) {
     std::string prompt = f.has("--prompt") ? *f.text("--prompt") : read_stdin();
     if (chat) {
       auto messages = first_messages(f.text("--system"));
       messages.push_back({{"role", "user"}, {"content", prompt}});
-      ids = chat_prompt_ids(choice.dir, *tokenizer, messages);
+      ids = chat_prompt_ids(*chat_template, *tokenizer, messages);
     } else {
       ids = tokenizer->encode(prompt, true);
     }

@@ -118,6 +118,10 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   const auto prefill_start = Clock::now();
   const size_t chunk = static_cast<size_t>(o.prefill_chunk);
   for (size_t i = reused; i + 1 < prompt.size(); i += chunk) {
+    if (o.cancelled && o.cancelled()) {
+      r.finish_reason = "cancelled";
+      return r;
+    }
     size_t n = std::min(chunk, prompt.size() - 1 - i);
     model.forward(token_row(prompt.subspan(i, n)), caches);
     auto state = cache_state(caches);
@@ -154,11 +158,15 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
       break;
     }
     if (n >= budget) break;
+    if (o.cancelled && o.cancelled()) {
+      r.finish_reason = "cancelled";
+      break;
+    }
     Array old = token;
     token = *next;
     old.free();
   }
-  if (detok && !stops.stopped()) {
+  if (detok && !stops.stopped() && r.finish_reason != "cancelled") {
     emit(stops.push(detok->finish()));
     if (stops.stopped()) r.finish_reason = "stop";
     emit(stops.flush());

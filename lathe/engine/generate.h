@@ -37,6 +37,9 @@ struct GenerateOptions {
   // Text as soon as it is final: whole UTF-8 characters, never a stop string. The pieces
   // concatenate to GenerationResult::text.
   std::function<void(std::string_view)> on_text;
+  // Polled before each prefill chunk and after each generated id (a server's client that went
+  // away): true ends generation at once with finish_reason "cancelled".
+  std::function<bool()> cancelled;
 };
 
 struct GenerationTimings {
@@ -50,7 +53,7 @@ struct GenerationTimings {
 struct GenerationResult {
   std::vector<int32_t> ids;   // generated ids (an ending EOS included, as transformers)
   std::string text;           // decoded, without EOS or stop string
-  std::string finish_reason;  // "stop" (EOS or stop string) or "length"
+  std::string finish_reason;  // "stop" (EOS or stop string), "length" or "cancelled"
   int prompt_tokens = 0;
   int reused_tokens = 0;  // prompt positions already in the caches (Generator), not recomputed
   int generated_tokens = 0;

@@ -250,6 +250,28 @@ TEST_F(Generate, ContextLengthBoundsTheGeneration) {
   EXPECT_THROW(generate(m, std::vector<int32_t>{1, 2, 3}, o), Error);
 }
 
+TEST_F(Generate, CancelledEndsWithinOneStep) {
+  FakeModel m(30);
+  GenerateOptions o = greedy(20);
+  int seen = 0;
+  o.on_token = [&](int32_t) { ++seen; };
+  o.cancelled = [&] { return seen >= 3; };
+  Generator g(m, nullptr, 64);
+  auto r = g.generate(std::vector<int32_t>{1, 2, 3}, o);
+  EXPECT_EQ(r.ids, range_ids(4, 3, 30));
+  EXPECT_EQ(r.finish_reason, "cancelled");
+  // The caches stay usable: the same generator answers the next request in full.
+  o.cancelled = nullptr;
+  auto full = g.generate(std::vector<int32_t>{1, 2, 3}, o);
+  EXPECT_EQ(full.ids, range_ids(4, 20, 30));
+  // Cancelled before the prompt is prefilled: nothing is generated.
+  o.cancelled = [] { return true; };
+  o.prefill_chunk = 1;
+  auto none = generate(m, std::vector<int32_t>{1, 2, 3}, o);
+  EXPECT_TRUE(none.ids.empty());
+  EXPECT_EQ(none.finish_reason, "cancelled");
+}
+
 TEST_F(Generate, BadOptionsAndPromptsThrow) {
   FakeModel m(10);
   std::vector<int32_t> ok{1};
