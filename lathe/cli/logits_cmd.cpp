@@ -29,7 +29,8 @@ const char* kUsage =
     "  --text TEXT          text, encoded with the folder's tokenizer (special tokens added)\n"
     "  --top N              print the N largest logits of the last position as JSON (default 5)\n"
     "  --out, --output FILE write all logits as a float32 [T, vocab] .npy file instead\n"
-    "  --device cpu|cuda  --dtype bf16|f16|f32\n";
+    "  --device cpu|cuda  --dtype bf16|f16|f32\n"
+    "  --tp N               split the model across N tensor-parallel ranks (threads on the CPU)\n";
 
 [[noreturn]] void fail(const std::string& msg) { throw Error("[logits] " + msg); }
 

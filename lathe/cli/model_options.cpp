@@ -6,11 +6,12 @@
 #include "lathe/backend/device.h"
 #include "lathe/core/error.h"
 #include "lathe/core/transforms.h"
+#include "lathe/models/tensor_parallel.h"
 
 namespace lathe::cli {
 
 std::vector<FlagSpec> model_flag_specs() {
-  return {{"--device"}, {"--dtype"}, {"--help", false, "-h"}};
+  return {{"--device"}, {"--dtype"}, {"--tp"}, {"--help", false, "-h"}};
 }
 
 LoadOptions load_options(const Flags& flags) {
@@ -42,6 +43,17 @@ LoadOptions load_options(const Flags& flags) {
   return load;
 }
 
+int tensor_parallel_ranks(const Flags& flags) {
+  auto tp = flags.text("--tp");
+  if (!tp) return 1;
+  try {
+    return static_cast<int>(*flags.integer("--tp", 1, 1024));
+  } catch (const Error&) {
+    throw Error("[" + flags.command() +
+                "] --tp must be a whole number of ranks from 1 to 1024, got '" + *tp + "'");
+  }
+}
+
 ModelChoice model_choice(const Flags& flags) {
   const std::string& cmd = flags.command();
   const auto& pos = flags.positional();
@@ -51,6 +63,7 @@ ModelChoice model_choice(const Flags& flags) {
   ModelChoice c;
   c.dir = pos[0];
   c.load = load_options(flags);
+  c.tp = tensor_parallel_ranks(flags);
   std::error_code ec;
   if (!std::filesystem::exists(c.dir, ec))
     throw Error("[" + cmd + "] model folder '" + c.dir + "' does not exist");
@@ -60,9 +73,7 @@ ModelChoice model_choice(const Flags& flags) {
 }
 
 std::unique_ptr<LanguageModel> load_kept(const ModelChoice& choice) {
-  auto model = load_model(choice.dir, choice.load);
-  keep(model->weights());
-  return model;
+  return load_parallel_model(choice.dir, choice.load, choice.tp);
 }
 
 std::optional<text::Tokenizer> load_tokenizer(const std::string& dir) {

@@ -15,6 +15,7 @@ namespace lathe::cli {
 struct ModelChoice {
   std::string dir;
   LoadOptions load;
+  int tp = 1;  // tensor-parallel ranks
 };
 
 // Flags every model command accepts.
@@ -24,11 +25,16 @@ std::vector<FlagSpec> model_flag_specs();
 // checkpoint's).
 LoadOptions load_options(const Flags& flags);
 
+// --tp: tensor-parallel ranks, an integer from 1 (the default) to 1024; whether the model
+// splits that way is checked when it loads.
+int tensor_parallel_ranks(const Flags& flags);
+
 // The single positional MODEL_DIR (must be an existing folder), --device (cpu, or cuda when
-// this build has it) and --dtype (bf16, f16, f32; default: the checkpoint's).
+// this build has it), --dtype (bf16, f16, f32; default: the checkpoint's) and --tp (ranks, an
+// integer >= 1; whether the model splits that way is checked when it loads).
 ModelChoice model_choice(const Flags& flags);
 
-// Loads the model and keep()s its weights.
+// Loads the model (tensor-parallel with --tp > 1) and keep()s its weights.
 std::unique_ptr<LanguageModel> load_kept(const ModelChoice& choice);
 
 // The folder's tokenizer, or nothing when it has no tokenizer files.

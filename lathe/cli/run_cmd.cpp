@@ -46,6 +46,8 @@ const char* kUsage =
     "  --ctx N                  KV-cache positions (default: prompt + max tokens; chat: 4096)\n"
     "  --prefill-chunk N        prompt tokens per forward pass (default 2048)\n"
     "  --device cpu|cuda  --dtype bf16|f16|f32\n"
+    "  --tp N                   split the model across N tensor-parallel ranks (threads on the "
+    "CPU)\n"
     "  --json                   after the text, print one JSON object with ids, text and "
     "figures\n"
     "  --stats | --no-stats     timing and memory figures on stderr (default: on)\n";

@@ -29,6 +29,8 @@ const char* kUsage =
     "  --host ADDR              address to listen on (default 127.0.0.1: this machine only)\n"
     "  --port N                 port (default 11434; 0 picks a free one)\n"
     "  --device cpu|cuda  --dtype bf16|f16|f32\n"
+    "  --tp N                   split each model across N tensor-parallel ranks (threads on "
+    "the CPU)\n"
     "  --max-loaded N           models kept loaded at once (default 3; least recently used "
     "goes first)\n"
     "  --keep-alive DURATION    how long an idle model stays loaded: 5m (default), 30s, 1h, 0,\n"
@@ -83,6 +85,7 @@ int serve_command(int argc, char** argv) {
     }
   }
   o.pool.load = load_options(f);
+  o.pool.tp = tensor_parallel_ranks(f);
 
   server::Server srv(o);
   const int port = srv.bind();

@@ -53,15 +53,19 @@ void Task::run() {
       }
     }
   } catch (...) {
-    for (size_t j = i; j < order.size(); ++j) {
-      if (order[j]) {
-        order[j]->status.store(Status::lazy);
-        order[j]->task.reset();
-      }
+    // The nodes left go back to lazy (a later eval may retry them) but keep
+    // this task, so that another thread waiting on one gets the real error;
+    // the task lets go of them, so the two do not hold each other.
+    auto left = std::move(order);
+    order.clear();
+    {
+      std::lock_guard lk(mu_);
+      error_ = std::current_exception();
+      done_ = true;
     }
-    std::lock_guard lk(mu_);
-    error_ = std::current_exception();
-    done_ = true;
+    for (size_t j = i; j < left.size(); ++j) {
+      if (left[j]) left[j]->status.store(Status::lazy);
+    }
     cv_.notify_all();
     return;
   }

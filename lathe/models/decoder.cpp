@@ -2,11 +2,33 @@
 #include "lathe/models/decoder.h"
 
 #include "lathe/cache/rotating_kv_cache.h"
+#include "lathe/nn/attention.h"
 
 namespace lathe {
 
 DecoderModel::DecoderModel(TextConfig config)
     : config_(std::move(config)), model_type_(config_.model_type) {}
+
+DecoderModel::DecoderModel(TextConfig config, const nn::Shard& shard)
+    : DecoderModel(std::move(config)) {
+  check_tensor_parallel(config_, shard.size);
+}
+
+void check_tensor_parallel(const TextConfig& c, int ranks) {
+  if (ranks < 1) throw Error("[tp] the number of ranks must be >= 1, got " + std::to_string(ranks));
+  if (ranks == 1) return;
+  const std::string where = "[tp] " + c.path + ": ";
+  if (auto problem = nn::head_split_problem(c.num_attention_heads, c.num_key_value_heads, ranks)) {
+    throw Error(where + *problem);
+  }
+  // The vocabulary splits in runs of ceil(vocab / ranks): each rank needs one.
+  const int64_t chunk = (int64_t(c.vocab_size) + ranks - 1) / ranks;
+  if (chunk * (ranks - 1) >= c.vocab_size || c.intermediate_size < ranks) {
+    throw Error(where + "vocab_size " + std::to_string(c.vocab_size) + " or intermediate_size " +
+                std::to_string(c.intermediate_size) + " is too small to split across " +
+                std::to_string(ranks) + " ranks");
+  }
+}
 
 KVCaches DecoderModel::make_caches(int batch, int max_tokens) const {
   if (batch <= 0 || max_tokens < 0) {

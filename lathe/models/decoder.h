@@ -24,6 +24,9 @@ class DecoderModel : public LanguageModel {
 
  protected:
   explicit DecoderModel(TextConfig config);
+  // Checks that the config splits across shard.size ranks
+  // (check_tensor_parallel) before any weight is bound.
+  DecoderModel(TextConfig config, const nn::Shard& shard);
   // Validates forward()'s arguments: integer tokens [B, T] with T >= 1, and
   // one cache per layer.
   void check_forward(const Array& tokens, const KVCaches& caches) const;
@@ -35,6 +38,13 @@ class DecoderModel : public LanguageModel {
   std::string model_type_;
   std::vector<Array> weights_;
 };
+
+// Throws lathe::Error("[tp] ...") naming the config and the count when the
+// model does not split across `ranks`: query heads must divide evenly, kv
+// heads divide evenly or be replicated (ranks a multiple of them, see
+// nn::head_part), and every rank needs some vocabulary and intermediate
+// features.
+void check_tensor_parallel(const TextConfig& config, int ranks);
 
 // The folder's weights, converted to opts.dtype when set, with the config's
 // quantization.

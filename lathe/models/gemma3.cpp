@@ -37,13 +37,13 @@ ConfigDefaults gemma3_defaults() {
 class Gemma3DecoderLayer {
  public:
   Gemma3DecoderLayer(const nn::Weights& w, const std::string& prefix, const TextConfig& c,
-                     int layer)
+                     int layer, const nn::Shard& shard)
       : input_layernorm_(norm(w, prefix + ".input_layernorm", c)),
-        self_attn_(w, prefix + ".self_attn", attention_spec(c, layer)),
+        self_attn_(w, prefix + ".self_attn", attention_spec(c, layer), shard),
         post_attention_layernorm_(norm(w, prefix + ".post_attention_layernorm", c)),
         pre_feedforward_layernorm_(norm(w, prefix + ".pre_feedforward_layernorm", c)),
         mlp_(w, prefix + ".mlp", c.hidden_size, c.intermediate_size, false,
-             nn::parse_activation(c.hidden_act, c.path)),
+             nn::parse_activation(c.hidden_act, c.path), shard),
         post_feedforward_layernorm_(norm(w, prefix + ".post_feedforward_layernorm", c)),
         sliding_(c.is_sliding(layer)) {}
 
@@ -121,25 +121,28 @@ nn::Weights language_model_weights(const std::string& dir, const TextConfig& c,
 class Gemma3ForCausalLM : public DecoderModel {
  public:
   Gemma3ForCausalLM(const std::string& dir, const LoadOptions& opts, TextConfig c)
-      : DecoderModel(std::move(c)),
+      : DecoderModel(std::move(c), opts.shard),
         // transformers' Gemma3ForConditionalGeneration (gemma3 folders) returns
         // lm_head's logits without final_logit_softcapping; only the text-only
         // Gemma3ForCausalLM caps them. (Released Gemma 3 checkpoints set none.)
         final_logit_softcapping_(config_.model_type == "gemma3" ? std::nullopt
                                                                 : config_.final_logit_softcapping),
         weights_in_(language_model_weights(dir, config_, opts)),
-        embed_tokens_(weights_in_, "model.embed_tokens", config_.vocab_size, config_.hidden_size),
+        embed_tokens_(weights_in_, "model.embed_tokens", config_.vocab_size, config_.hidden_size,
+                      opts.shard),
         norm_(weights_in_, "model.norm", config_.hidden_size, float(config_.rms_norm_eps), true),
         rotary_emb_(config_.rope.at("full_attention"), config_.head_dim,
                     config_.max_position_embeddings),
         rotary_emb_local_(config_.rope.at("sliding_attention"), config_.head_dim,
                           config_.max_position_embeddings) {
     for (int i = 0; i < config_.num_hidden_layers; ++i) {
-      layers_.emplace_back(weights_in_, "model.layers." + std::to_string(i), config_, i);
+      layers_.emplace_back(weights_in_, "model.layers." + std::to_string(i), config_, i,
+                           opts.shard);
       add_weights(layers_.back().parameters());
     }
     if (!config_.tie_word_embeddings) {
-      lm_head_.emplace(weights_in_, "lm_head", config_.hidden_size, config_.vocab_size, false);
+      lm_head_.emplace(weights_in_, "lm_head", config_.hidden_size, config_.vocab_size, false,
+                       nn::LinearSplit::gathered_columns(opts.shard, config_.vocab_size));
       add_weights(lm_head_->parameters());
     }
     add_weights(embed_tokens_.parameters());

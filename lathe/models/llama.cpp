@@ -20,13 +20,13 @@ namespace {
 class LlamaDecoderLayer {
  public:
   LlamaDecoderLayer(const nn::Weights& w, const std::string& prefix, const TextConfig& c,
-                    const LlamaFlavor& flavor, int layer)
+                    const LlamaFlavor& flavor, int layer, const nn::Shard& shard)
       : input_layernorm_(w, prefix + ".input_layernorm", c.hidden_size, float(c.rms_norm_eps)),
-        self_attn_(w, prefix + ".self_attn", attention_spec(c, flavor, layer)),
+        self_attn_(w, prefix + ".self_attn", attention_spec(c, flavor, layer), shard),
         post_attention_layernorm_(w, prefix + ".post_attention_layernorm", c.hidden_size,
                                   float(c.rms_norm_eps)),
         mlp_(w, prefix + ".mlp", c.hidden_size, c.intermediate_size, c.mlp_bias,
-             nn::parse_activation(c.hidden_act, c.path)) {}
+             nn::parse_activation(c.hidden_act, c.path), shard) {}
 
   Array operator()(const Array& hidden_states, KVCache& cache,
                    const nn::RotaryEmbedding& rope) const {
@@ -75,19 +75,22 @@ class LlamaForCausalLM : public DecoderModel {
  public:
   LlamaForCausalLM(const std::string& dir, const LoadOptions& opts, TextConfig c,
                    const LlamaFlavor& flavor)
-      : DecoderModel(std::move(c)),
+      : DecoderModel(std::move(c), opts.shard),
         weights_in_(open_weights(dir, config_, opts)),
-        embed_tokens_(weights_in_, "model.embed_tokens", config_.vocab_size, config_.hidden_size),
+        embed_tokens_(weights_in_, "model.embed_tokens", config_.vocab_size, config_.hidden_size,
+                      opts.shard),
         norm_(weights_in_, "model.norm", config_.hidden_size, float(config_.rms_norm_eps)),
         rotary_emb_(config_.rope.at("full_attention"), config_.head_dim,
                     config_.max_position_embeddings) {
     for (int i = 0; i < config_.num_hidden_layers; ++i) {
-      layers_.emplace_back(weights_in_, "model.layers." + std::to_string(i), config_, flavor, i);
+      layers_.emplace_back(weights_in_, "model.layers." + std::to_string(i), config_, flavor, i,
+                           opts.shard);
       add_weights(layers_.back().parameters());
     }
     // Some tied checkpoints still ship lm_head.weight; the tie decides.
     if (!config_.tie_word_embeddings) {
-      lm_head_.emplace(weights_in_, "lm_head", config_.hidden_size, config_.vocab_size, false);
+      lm_head_.emplace(weights_in_, "lm_head", config_.hidden_size, config_.vocab_size, false,
+                       nn::LinearSplit::gathered_columns(opts.shard, config_.vocab_size));
       add_weights(lm_head_->parameters());
     }
     add_weights(embed_tokens_.parameters());

@@ -11,6 +11,7 @@
 
 #include "lathe/cache/kv_cache.h"
 #include "lathe/core/array.h"
+#include "lathe/nn/shard.h"
 
 namespace lathe {
 
@@ -18,6 +19,10 @@ struct LoadOptions {
   // Compute dtype of the weights (e.g. float32 for reference checks on the
   // CPU). Unset: the checkpoint's own dtype.
   std::optional<Dtype> dtype;
+  // The tensor-parallel rank to build (its slices of the weights, collectives
+  // through shard.comm); the default is the whole model. TensorParallelModel
+  // (tensor_parallel.h) sets it for each of its ranks.
+  nn::Shard shard;
 };
 
 class LanguageModel {

@@ -22,14 +22,70 @@ std::optional<RMSNorm> qk_norm(const Weights& w, const std::string& name, const 
 
 }  // namespace
 
-Attention::Attention(const Weights& w, const std::string& prefix, const AttentionSpec& s)
-    : spec_(s),
-      q_proj_(w, prefix + ".q_proj", s.hidden_size, int64_t(s.num_heads) * s.head_dim, s.qkv_bias),
+std::optional<std::string> head_split_problem(int num_heads, int num_kv_heads, int ranks) {
+  if (num_heads % ranks != 0) {
+    return "num_attention_heads " + std::to_string(num_heads) + " is not divisible by the " +
+           std::to_string(ranks) + " ranks";
+  }
+  if (num_kv_heads % ranks != 0 && ranks % num_kv_heads != 0) {
+    return "num_key_value_heads " + std::to_string(num_kv_heads) + " and the " +
+           std::to_string(ranks) +
+           " ranks do not divide one another (kv heads are split evenly, or replicated when the "
+           "rank count is a multiple of them)";
+  }
+  return std::nullopt;
+}
+
+HeadPart head_part(int num_heads, int num_kv_heads, const Shard& shard) {
+  const int n = shard.size;
+  if (auto problem = head_split_problem(num_heads, num_kv_heads, n))
+    throw Error("[tp] " + *problem);
+  HeadPart p;
+  p.q_count = num_heads / n;
+  p.q_begin = shard.rank * p.q_count;
+  if (num_kv_heads >= n) {
+    p.kv_count = num_kv_heads / n;
+    p.kv_begin = shard.rank * p.kv_count;
+  } else {
+    p.kv_count = 1;
+    p.kv_begin = shard.rank / (n / num_kv_heads);
+  }
+  return p;
+}
+
+namespace {
+
+AttentionSpec local_spec(AttentionSpec s, const HeadPart& p) {
+  s.num_heads = p.q_count;
+  s.num_kv_heads = p.kv_count;
+  return s;
+}
+
+// The features of heads [begin, begin + count) of head_dim d.
+LinearSplit head_columns(const Shard& shard, int begin, int count, int d) {
+  if (!shard.split()) return {};
+  return LinearSplit::columns(int64_t(begin) * d, int64_t(begin + count) * d);
+}
+
+}  // namespace
+
+Attention::Attention(const Weights& w, const std::string& prefix, const AttentionSpec& s,
+                     const Shard& shard)
+    : Attention(w, prefix, s, shard, head_part(s.num_heads, s.num_kv_heads, shard)) {}
+
+Attention::Attention(const Weights& w, const std::string& prefix, const AttentionSpec& s,
+                     const Shard& shard, const HeadPart& p)
+    : spec_(local_spec(s, p)),
+      q_proj_(w, prefix + ".q_proj", s.hidden_size, int64_t(s.num_heads) * s.head_dim, s.qkv_bias,
+              head_columns(shard, p.q_begin, p.q_count, s.head_dim)),
       k_proj_(w, prefix + ".k_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,
-              s.qkv_bias),
+              s.qkv_bias, head_columns(shard, p.kv_begin, p.kv_count, s.head_dim)),
       v_proj_(w, prefix + ".v_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,
-              s.qkv_bias),
-      o_proj_(w, prefix + ".o_proj", int64_t(s.num_heads) * s.head_dim, s.hidden_size, s.o_bias),
+              s.qkv_bias, head_columns(shard, p.kv_begin, p.kv_count, s.head_dim)),
+      o_proj_(w, prefix + ".o_proj", int64_t(s.num_heads) * s.head_dim, s.hidden_size, s.o_bias,
+              shard.split() ? LinearSplit::rows(shard, int64_t(p.q_begin) * s.head_dim,
+                                                int64_t(p.q_begin + p.q_count) * s.head_dim)
+                            : LinearSplit{}),
       q_norm_(qk_norm(w, prefix + ".q_norm", s)),
       k_norm_(qk_norm(w, prefix + ".k_norm", s)) {}
 

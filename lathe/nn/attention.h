@@ -12,6 +12,7 @@
 #include "lathe/nn/linear.h"
 #include "lathe/nn/norm.h"
 #include "lathe/nn/rope.h"
+#include "lathe/nn/shard.h"
 
 namespace lathe::nn {
 
@@ -29,16 +30,35 @@ struct AttentionSpec {
   float norm_eps = 1e-6f;
 };
 
+// The heads one tensor-parallel rank computes: query heads split evenly
+// (num_heads % size == 0), with the key/value heads they read. With fewer
+// kv heads than ranks (size % num_kv_heads == 0), each kv head is replicated
+// on the size / num_kv_heads ranks whose query heads use it, as vLLM does;
+// any other split is a lathe::Error("[tp] ...") naming the counts.
+struct HeadPart {
+  int q_begin = 0, q_count = 0;
+  int kv_begin = 0, kv_count = 0;
+};
+HeadPart head_part(int num_heads, int num_kv_heads, const Shard& shard);
+// Why the heads do not split across `ranks` that way, or nothing when they do.
+std::optional<std::string> head_split_problem(int num_heads, int num_kv_heads, int ranks);
+
 class Attention {
  public:
   // Binds <prefix>.{q,k,v,o}_proj and, with qk norms, <prefix>.{q,k}_norm.
-  Attention(const Weights& w, const std::string& prefix, const AttentionSpec& spec);
+  // Split across ranks, q/k/v hold this rank's heads (HeadPart) and o_proj
+  // the matching input features, its partial outputs summed across ranks.
+  Attention(const Weights& w, const std::string& prefix, const AttentionSpec& spec,
+            const Shard& shard = {});
   // x [B, T, hidden] at positions cache.offset() ..; appends to the cache.
   Array operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope) const;
   std::vector<Array> parameters() const;
 
  private:
-  AttentionSpec spec_;
+  Attention(const Weights& w, const std::string& prefix, const AttentionSpec& spec,
+            const Shard& shard, const HeadPart& part);
+
+  AttentionSpec spec_;  // num_heads and num_kv_heads: this rank's
   Linear q_proj_, k_proj_, v_proj_, o_proj_;
   std::optional<RMSNorm> q_norm_, k_norm_;
 };

@@ -1,6 +1,8 @@
 // Dense and quantized linear layers and embeddings.
 #include "lathe/nn/linear.h"
 
+#include <tuple>
+
 #include "lathe/ops/elementwise.h"
 #include "lathe/ops/indexing.h"
 #include "lathe/ops/linalg.h"
@@ -9,26 +11,77 @@
 
 namespace lathe::nn {
 
-StoredMatrix StoredMatrix::bind(const Weights& weights, const std::string& name, int64_t rows,
-                                int64_t cols) {
-  StoredMatrix m{weights.linear(name)};
+namespace {
+
+void check_shape(const Weights& weights, const std::string& name, const io::LinearWeights& w,
+                 int64_t rows, int64_t cols) {
   const Shape want{rows, cols};
-  if (!m.quantized()) {
-    if (m.w.weight.shape() != want) {
+  if (!w.quantized()) {
+    if (w.weight.shape() != want) {
       throw Error("[load_model] " + weights.source() + ": tensor '" + name + ".weight' has shape " +
-                  shape_str(m.w.weight.shape()) + ", expected " + shape_str(want));
+                  shape_str(w.weight.shape()) + ", expected " + shape_str(want));
     }
-    return m;
+    return;
   }
   // Quantized: the scales say how many rows and groups the codes hold.
-  const Array& scales = *m.w.scales;
-  const Shape logical{scales.shape(0), scales.shape(-1) * m.w.quant->group_size};
+  const Array& scales = *w.scales;
+  const Shape logical{scales.shape(0), scales.shape(-1) * w.quant->group_size};
   if (scales.ndim() != 2 || logical != want) {
     throw Error("[load_model] " + weights.source() + ": quantized '" + name + "' holds a " +
                 shape_str(logical) + " matrix (scales " + shape_str(scales.shape()) +
                 "), expected " + shape_str(want));
   }
-  return m;
+}
+
+// A part of one axis, copied to its own row-major buffer when it is not one
+// already (a column part), so that the rank owns only its part.
+Array part_of(const Array& a, int axis, int64_t begin, int64_t end) {
+  Array p = slice_axis(a, axis, begin, end);
+  return axis == 0 ? p : contiguous(p);
+}
+
+void take_part(const std::string& name, io::LinearWeights& w, int64_t cols, const MatrixPart& p) {
+  if (!w.quantized() || p.axis == 0) {
+    w.weight = part_of(w.weight, p.axis, p.begin, p.end);
+    if (w.scales) w.scales = part_of(*w.scales, 0, p.begin, p.end);
+    if (w.biases) w.biases = part_of(*w.biases, 0, p.begin, p.end);
+    return;
+  }
+  // Columns of a quantized matrix: whole groups, and whole code words.
+  const int64_t gs = w.quant->group_size, words = w.weight.shape(1);
+  if (p.begin % gs != 0 || p.end % gs != 0 || (p.begin * words) % cols != 0 ||
+      (p.end * words) % cols != 0) {
+    throw Error("[tp] quantized '" + name + "' has groups of " + std::to_string(gs) +
+                " input features, which do not split at features [" + std::to_string(p.begin) +
+                ", " + std::to_string(p.end) + "); use a --tp that keeps whole groups per rank");
+  }
+  w.weight = part_of(w.weight, 1, p.begin * words / cols, p.end * words / cols);
+  w.scales = part_of(*w.scales, 1, p.begin / gs, p.end / gs);
+  if (w.biases) w.biases = part_of(*w.biases, 1, p.begin / gs, p.end / gs);
+}
+
+MatrixPart vocab_part(const Shard& shard, int64_t vocab) {
+  if (!shard.split()) return {};
+  auto [begin, end] = shard.padded_part(vocab);
+  return {0, begin, end};
+}
+
+MatrixPart matrix_part(const LinearSplit& s) {
+  switch (s.kind) {
+    case LinearSplit::Kind::whole: return {};
+    case LinearSplit::Kind::rows: return {1, s.begin, s.end};
+    default: return {0, s.begin, s.end};
+  }
+}
+
+}  // namespace
+
+StoredMatrix StoredMatrix::bind(const Weights& weights, const std::string& name, int64_t rows,
+                                int64_t cols, const MatrixPart& part) {
+  return StoredMatrix{weights.linear(name, [&](io::LinearWeights& w) {
+    check_shape(weights, name, w, rows, cols);
+    if (part.axis >= 0) take_part(name, w, cols, part);
+  })};
 }
 
 Array StoredMatrix::matmul_transposed(const Array& x) const {
@@ -55,14 +108,27 @@ std::vector<Array> StoredMatrix::parameters() const {
 }
 
 Linear::Linear(const Weights& w, const std::string& name, int64_t in_features, int64_t out_features,
-               bool bias)
-    : m_(StoredMatrix::bind(w, name, out_features, in_features)) {
-  if (bias) bias_ = w.get(name + ".bias", {out_features});
+               bool bias, const LinearSplit& split)
+    : m_(StoredMatrix::bind(w, name, out_features, in_features, matrix_part(split))),
+      split_(split),
+      out_features_(out_features) {
+  if (!bias) return;
+  bias_ = w.get(name + ".bias", {out_features});
+  if (split.kind == LinearSplit::Kind::columns ||
+      split.kind == LinearSplit::Kind::gathered_columns) {
+    bias_ = slice_axis(*bias_, 0, split.begin, split.end);
+  }
 }
 
 Array Linear::operator()(const Array& x) const {
   Array y = m_.matmul_transposed(x);
-  return bias_ ? y + *bias_ : y;
+  // Row-split: the ranks' partial products are summed before the bias.
+  if (split_.kind == LinearSplit::Kind::rows) y = split_.shard.all_reduce(y);
+  if (bias_) y = y + *bias_;
+  if (split_.kind == LinearSplit::Kind::gathered_columns) {
+    y = split_.shard.gather_parts(y, out_features_);
+  }
+  return y;
 }
 
 std::vector<Array> Linear::parameters() const {
@@ -71,8 +137,34 @@ std::vector<Array> Linear::parameters() const {
   return out;
 }
 
-Embedding::Embedding(const Weights& w, const std::string& name, int64_t vocab, int64_t dim)
-    : m_(StoredMatrix::bind(w, name, vocab, dim)) {}
+Embedding::Embedding(const Weights& w, const std::string& name, int64_t vocab, int64_t dim,
+                     const Shard& shard)
+    : m_(StoredMatrix::bind(w, name, vocab, dim, vocab_part(shard, vocab))),
+      shard_(shard),
+      vocab_(vocab) {
+  std::tie(begin_, end_) =
+      shard.split() ? shard.padded_part(vocab) : std::pair<int64_t, int64_t>{0, vocab};
+}
+
+Array Embedding::operator()(const Array& ids) const {
+  if (!shard_.split()) return m_.rows(ids);
+  const Array begin(static_cast<int>(begin_));
+  Array local = ids - begin;
+  Array mine = logical_and(ids >= begin, ids < Array(static_cast<int>(end_)));
+  // The last rank looks up every id no rank holds, so that an id outside the
+  // vocabulary fails in its gather as it would in a whole model.
+  Array looked_up =
+      shard_.rank == shard_.size - 1
+          ? logical_or(mine, logical_or(ids < Array(0), ids >= Array(static_cast<int>(vocab_))))
+          : mine;
+  Array rows = m_.rows(where(looked_up, local, Array(0)));
+  rows = where(expand_dims(mine, -1), rows, Array(0.0f));
+  return shard_.all_reduce(rows);
+}
+
+Array Embedding::as_linear(const Array& x) const {
+  return shard_.gather_parts(m_.matmul_transposed(x), vocab_);
+}
 
 Dtype Embedding::dtype() const {
   return m_.quantized() ? m_.w.scales->dtype() : m_.w.weight.dtype();

@@ -24,11 +24,38 @@ Array activate(Activation act, const Array& x) {
   return x;
 }
 
+namespace {
+
+// The intermediate features this rank holds.
+std::pair<int64_t, int64_t> intermediate_part(const Weights& w, const std::string& prefix,
+                                              int64_t intermediate, const Shard& shard) {
+  if (!shard.split()) return {0, intermediate};
+  int64_t granule = 1;
+  if (auto q = w.linear(prefix + ".down_proj").quant) granule = q->group_size;
+  if (intermediate % granule != 0 || intermediate / granule < shard.size) {
+    throw Error("[tp] '" + prefix + "' has " + std::to_string(intermediate) +
+                " intermediate features, too few to split in whole quantization groups of " +
+                std::to_string(granule) + " across " + std::to_string(shard.size) + " ranks");
+  }
+  return shard.part(intermediate, granule);
+}
+
+}  // namespace
+
 GatedMLP::GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden,
-                   int64_t intermediate, bool bias, Activation act)
-    : gate_proj_(w, prefix + ".gate_proj", hidden, intermediate, bias),
-      up_proj_(w, prefix + ".up_proj", hidden, intermediate, bias),
-      down_proj_(w, prefix + ".down_proj", intermediate, hidden, bias),
+                   int64_t intermediate, bool bias, Activation act, const Shard& shard)
+    : GatedMLP(w, prefix, hidden, intermediate, bias, act, shard,
+               intermediate_part(w, prefix, intermediate, shard)) {}
+
+GatedMLP::GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden,
+                   int64_t intermediate, bool bias, Activation act, const Shard& shard,
+                   std::pair<int64_t, int64_t> part)
+    : gate_proj_(w, prefix + ".gate_proj", hidden, intermediate, bias,
+                 shard.split() ? LinearSplit::columns(part.first, part.second) : LinearSplit{}),
+      up_proj_(w, prefix + ".up_proj", hidden, intermediate, bias,
+               shard.split() ? LinearSplit::columns(part.first, part.second) : LinearSplit{}),
+      down_proj_(w, prefix + ".down_proj", intermediate, hidden, bias,
+                 shard.split() ? LinearSplit::rows(shard, part.first, part.second) : LinearSplit{}),
       act_(act) {}
 
 Array GatedMLP::operator()(const Array& x) const {

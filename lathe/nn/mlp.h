@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "lathe/nn/linear.h"
 
@@ -16,13 +17,19 @@ Array activate(Activation act, const Array& x);
 
 class GatedMLP {
  public:
-  // Binds <prefix>.{gate,up,down}_proj.
+  // Binds <prefix>.{gate,up,down}_proj. Split across ranks, gate/up hold a
+  // near-even part of the intermediate features (whole quantization groups
+  // of down_proj when it is quantized) and down_proj the same input
+  // features, its partial outputs summed across ranks.
   GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden, int64_t intermediate,
-           bool bias, Activation act);
+           bool bias, Activation act, const Shard& shard = {});
   Array operator()(const Array& x) const;
   std::vector<Array> parameters() const;
 
  private:
+  GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden, int64_t intermediate,
+           bool bias, Activation act, const Shard& shard, std::pair<int64_t, int64_t> part);
+
   Linear gate_proj_, up_proj_, down_proj_;
   Activation act_;
 };

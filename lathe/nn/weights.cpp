@@ -31,8 +31,10 @@ Array Weights::get(const std::string& name, const Shape& shape) const {
   return convert(a);
 }
 
-io::LinearWeights Weights::linear(const std::string& path) const {
+io::LinearWeights Weights::linear(const std::string& path,
+                                  const std::function<void(io::LinearWeights&)>& take) const {
   io::LinearWeights w = io::load_linear(store_, path, quant_);
+  if (take) take(w);
   if (!w.quantized()) w.weight = convert(w.weight);
   if (w.scales) w.scales = convert(*w.scales);
   if (w.biases) w.biases = convert(*w.biases);

@@ -3,6 +3,7 @@
 // load dtype, with the folder's quantization config.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,7 +25,10 @@ class Weights {
   // tensor when it is missing or shaped otherwise.
   Array get(const std::string& name, const Shape& shape) const;
   // A Linear/Embedding module's parameters, dense or quantized (io::load_linear).
-  io::LinearWeights linear(const std::string& path) const;
+  // `take` sees the stored tensors first and may check or narrow them (a
+  // tensor-parallel rank's part), so that only what it keeps is converted.
+  io::LinearWeights linear(const std::string& path,
+                           const std::function<void(io::LinearWeights&)>& take = {}) const;
   // Renames every tensor starting with `from` (multimodal folders' prefixes).
   void rename_prefix(const std::string& from, const std::string& to);
 

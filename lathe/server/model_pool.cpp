@@ -11,6 +11,7 @@
 #include "lathe/engine/session.h"
 #include "lathe/io/json_file.h"
 #include "lathe/io/weight_store.h"
+#include "lathe/models/tensor_parallel.h"
 #include "lathe/server/errors.h"
 
 namespace lathe::server {
@@ -146,10 +147,10 @@ std::optional<ModelFiles> describe(const std::string& name, const fs::path& dir)
   return m;
 }
 
-std::shared_ptr<LoadedModel> load(const ModelFiles& files, const LoadOptions& opts) {
+std::shared_ptr<LoadedModel> load(const ModelFiles& files, const LoadOptions& opts, int tp) {
   auto m = std::make_shared<LoadedModel>();
   m->files = files;
-  m->model = load_model(files.dir, opts);
+  m->model = load_parallel_model(files.dir, opts, tp);
   auto w = m->model->weights();
   keep(w);
   // Computed now, on this thread: other threads only ever read finished weights.
@@ -267,7 +268,7 @@ ModelPool::Lease ModelPool::acquire(const std::string& name, std::optional<KeepA
     }
     drop.clear();
     auto t0 = std::chrono::steady_clock::now();
-    model = load(*files, options_.load);
+    model = load(*files, options_.load, options_.tp);
     load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::lock_guard lk(mu_);
     entry->model = model;

@@ -61,6 +61,7 @@ struct PoolOptions {
   int max_loaded = 3;
   KeepAlive keep_alive{std::chrono::minutes(5), false};
   LoadOptions load;
+  int tp = 1;  // tensor-parallel ranks per model (TensorParallelModel when > 1)
 };
 
 class ModelPool {
