@@ -405,7 +405,7 @@ Value unsafe(const Value& obj, const std::string& name) {
 Value lookup_method(const Value& obj, const std::string& name) {
   if (obj.is_string()) {
     if (!string_methods().count(name)) return Value::undefined();
-    std::string s = obj.as_string();
+    const std::string& s = obj.as_string();
     return Value::function("str." + name,
                            [s, name](CallArgs& a) { return string_method(s, name, a); });
   }
