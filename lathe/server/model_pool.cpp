@@ -103,7 +103,8 @@ std::string model_type_of(const nlohmann::json& config) {
   return "";
 }
 
-std::optional<ModelFiles> describe(const std::string& name, const fs::path& dir) {
+// `full`: also the listing's figures (file sizes, digest, parameter count from the headers).
+std::optional<ModelFiles> describe(const std::string& name, const fs::path& dir, bool full) {
   std::error_code ec;
   if (!fs::is_regular_file(dir / "config.json", ec)) return std::nullopt;
   ModelFiles m;
@@ -116,6 +117,7 @@ std::optional<ModelFiles> describe(const std::string& name, const fs::path& dir)
   }
   m.model_type = model_type_of(m.config);
   m.max_context = max_context_of(m.config);
+  if (!full) return m;
   std::vector<std::pair<std::string, fs::directory_entry>> files;
   for (const auto& e : fs::directory_iterator(dir, ec)) files.emplace_back(e.path().filename(), e);
   std::sort(files.begin(), files.end(), [](auto& a, auto& b) { return a.first < b.first; });
@@ -210,24 +212,25 @@ std::vector<ModelFiles> ModelPool::list() const {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir_, ec)) {
     if (!e.is_directory(ec)) continue;
-    if (auto m = describe(e.path().filename().string(), e.path())) out.push_back(std::move(*m));
+    if (auto m = describe(e.path().filename().string(), e.path(), true))
+      out.push_back(std::move(*m));
   }
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
   return out;
 }
 
-std::optional<ModelFiles> ModelPool::find(const std::string& name) const {
+std::optional<ModelFiles> ModelPool::find(const std::string& name, bool full) const {
   std::string n = name;
   if (n.ends_with(":latest")) n.resize(n.size() - 7);
   // A name is one folder: no separators, no "." or "..".
   if (n.empty() || n == "." || n == ".." || n.find('/') != std::string::npos ||
       n.find('\\') != std::string::npos || n.find('\0') != std::string::npos)
     return std::nullopt;
-  return describe(n, fs::path(dir_) / n);
+  return describe(n, fs::path(dir_) / n, full);
 }
 
 ModelPool::Lease ModelPool::acquire(const std::string& name, std::optional<KeepAlive> keep_alive) {
-  auto files = find(name);
+  auto files = find(name, true);
   if (!files) throw RequestError(404, "model '" + name + "' not found");
   std::shared_ptr<Entry> entry;
   {

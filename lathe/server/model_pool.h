@@ -75,8 +75,9 @@ class ModelPool {
 
   // Every folder with a config.json, sorted by name.
   std::vector<ModelFiles> list() const;
-  // The folder of `name` ("name:latest" also names it), or nothing.
-  std::optional<ModelFiles> find(const std::string& name) const;
+  // The folder of `name` ("name:latest" also names it), or nothing. Without `full` only the
+  // config is read (name, dir, config, model_type, max_context), as a request's check needs.
+  std::optional<ModelFiles> find(const std::string& name, bool full = false) const;
 
   // A loaded model in use: it is not unloaded while a lease holds it.
   class Lease {

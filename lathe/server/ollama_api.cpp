@@ -322,7 +322,7 @@ void tags(Context& ctx, httplib::Response& res) {
 void show(Context& ctx, const httplib::Request& req, httplib::Response& res) {
   auto body = parse_body(req);
   std::string name = model_name(body);
-  auto m = ctx.pool.find(name);
+  auto m = ctx.pool.find(name, true);
   if (!m) throw RequestError(404, "model '" + name + "' not found");
   std::string tmpl;
   try {

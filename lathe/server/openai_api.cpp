@@ -241,7 +241,7 @@ void chat_completions(Context& ctx, const httplib::Request& req, httplib::Respon
   read_sampling(body, rq);
   rq.messages = read_messages(body);
   const bool stream = get_bool(body, "stream").value_or(false);
-  const bool with_usage = stream && include_usage(body);
+  const bool with_usage = include_usage(body) && stream;
   std::string model = rq.model;
   serve_generation(ctx, req, res, std::move(rq), stream, chat_responder(model, with_usage));
 }
@@ -270,7 +270,7 @@ void completions(Context& ctx, const httplib::Request& req, httplib::Response& r
   // The legacy endpoint's documented default.
   if (!rq.max_tokens) rq.max_tokens = 16;
   const bool stream = get_bool(body, "stream").value_or(false);
-  const bool with_usage = stream && include_usage(body);
+  const bool with_usage = include_usage(body) && stream;
   std::string model = rq.model;
   serve_generation(ctx, req, res, std::move(rq), stream, completion_responder(model, with_usage));
 }
@@ -300,7 +300,7 @@ void add_openai_routes(httplib::Server& http, Context& ctx) {
   });
   http.Get(R"(/v1/models/([^/]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
     std::string name = req.matches[1];
-    auto m = ctx.pool.find(name);
+    auto m = ctx.pool.find(name, true);
     if (!m) throw RequestError(404, "model '" + name + "' not found");
     res.set_content(model_object(*m).dump(), "application/json; charset=utf-8");
   });
