@@ -45,6 +45,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_payload_max_length(o.max_body_bytes);
   http.set_keep_alive_max_count(1000);
+  // An idle kept-alive connection holds a thread, and stop() waits for it: keep it short.
+  http.set_keep_alive_timeout(1);
   http.set_read_timeout(30);
   http.set_write_timeout(30);
   install_error_handlers(http);

@@ -112,6 +112,20 @@ TEST(RunCli, RefusesImpossibleFlags) {
   expect_refused({"run", models_dir() + "/README.md", "--prompt-ids", "1"}, "is not a folder");
 }
 
+TEST(RunCli, ServeRefusesImpossibleFlags) {
+  const std::string models = std::string(LATHE_SOURCE_DIR) + "/tests/data/server/models";
+  expect_refused({"serve"}, "--models DIR is required");
+  expect_refused({"serve", "--models", "/no/such/folder"}, "is not a folder");
+  expect_refused({"serve", "--models", models, "--keep-alive", "soon"}, "--keep-alive");
+  expect_refused({"serve", "--models", models, "--parallel", "0"}, "--parallel");
+  expect_refused({"serve", "--models", models, "--max-loaded", "0"}, "--max-loaded");
+  expect_refused({"serve", "--models", models, "--port", "70000"}, "--port");
+  expect_refused({"serve", "--models", models, "--device", "tpu"}, "unknown device 'tpu'");
+  expect_refused({"serve", "--models", models, "extra"}, "unexpected argument 'extra'");
+  expect_refused({"serve", "--models", models, "--host", "256.1.1.1", "--port", "0"},
+                 "cannot listen");
+}
+
 TEST(RunCli, CudaIsAClearErrorWithoutIt) {
   if (cuda_available()) GTEST_SKIP() << "this build has CUDA";
   expect_refused({"run", models_dir() + "/llama-tiny", "--prompt-ids", "1", "--device", "cuda"},
