@@ -134,8 +134,10 @@ int max_threads() {
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
   if (n <= 0) return;
+  // A few chunks per thread, taken in turn: when a core is busy with another process, the
+  // other threads take over the chunks its thread has not started.
   int64_t chunks =
-      std::min<int64_t>(max_threads(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1)));
+      std::min<int64_t>(4 * max_threads(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1)));
   if (chunks <= 1 || in_loop) {
     f(0, n);
     return;
