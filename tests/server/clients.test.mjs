@@ -1,10 +1,13 @@
 // The real `ollama` and `openai` npm clients against `lathe serve`: chat and generate, streamed
 // and whole, tags, show, models, usage counts, a disconnect mid-stream followed by a normal
 // request, and the same greedy answer through both APIs.
-// Run: node --test tests/server/clients.test.mjs (LATHE_BIN, LATHE_SERVE_MODELS override the
-// binary and the models folder).
+// The server serves a temporary folder linking the shipped model (models/lathe-tiny-en, when
+// present: real text) and the tests' tiny-chat (random weights that never stop early, for the
+// disconnect). Run: node --test tests/server/clients.test.mjs (LATHE_BIN overrides the binary).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -14,8 +17,11 @@ import OpenAI from 'openai';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = process.env.LATHE_BIN ?? path.join(root, 'build/cpu/lathe');
-const models = process.env.LATHE_SERVE_MODELS ?? path.join(root, 'tests/data/server/models');
-const MODEL = process.env.LATHE_SERVE_MODEL ?? 'tiny-chat';
+const shipped = path.join(root, 'models/lathe-tiny-en');
+const MODEL = fs.existsSync(path.join(shipped, 'config.json')) ? 'lathe-tiny-en' : 'tiny-chat';
+const models = fs.mkdtempSync(path.join(os.tmpdir(), 'lathe-serve-'));
+fs.symlinkSync(path.join(root, 'tests/data/server/models/tiny-chat'), path.join(models, 'tiny-chat'));
+if (MODEL !== 'tiny-chat') fs.symlinkSync(shipped, path.join(models, MODEL));
 
 let server;
 let base;
@@ -51,6 +57,7 @@ before(async () => {
 });
 
 after(async () => {
+  fs.rmSync(models, { recursive: true, force: true });
   if (!server || server.exitCode !== null) return;
   server.kill('SIGTERM');
   const [code] = await once(server, 'exit');
@@ -61,7 +68,7 @@ describe('ollama client', () => {
   test('list and show', async () => {
     const { models: list } = await ollama.list();
     const names = list.map((m) => m.name);
-    assert.ok(names.includes(MODEL), names.join(','));
+    assert.ok(names.includes(MODEL) && names.includes('tiny-chat'), names.join(','));
     const entry = list.find((m) => m.name === MODEL);
     assert.ok(entry.size > 0);
     assert.equal(entry.details.format, 'safetensors');
@@ -71,29 +78,29 @@ describe('ollama client', () => {
   });
 
   test('chat whole and streamed agree, with counts', async () => {
-    const whole = await ollama.chat({ model: MODEL, messages, stream: false, options: { num_predict: 8 } });
+    const whole = await ollama.chat({ model: MODEL, messages, stream: false, options: { num_predict: 8, temperature: 0 } });
     assert.equal(whole.done, true);
     assert.equal(whole.message.role, 'assistant');
-    assert.equal(whole.eval_count, 8);
+    assert.ok(whole.eval_count > 0 && whole.eval_count <= 8);
     assert.ok(whole.prompt_eval_count > 0);
-    assert.equal(whole.done_reason, 'length');
+    assert.equal(whole.done_reason, whole.eval_count === 8 ? 'length' : 'stop');
     let text = '';
     let last;
-    for await (const part of await ollama.chat({ model: MODEL, messages, stream: true, options: { num_predict: 8 } })) {
+    for await (const part of await ollama.chat({ model: MODEL, messages, stream: true, options: { num_predict: 8, temperature: 0 } })) {
       text += part.message.content;
       last = part;
     }
     assert.equal(text, whole.message.content);
     assert.equal(last.done, true);
-    assert.equal(last.eval_count, 8);
+    assert.equal(last.eval_count, whole.eval_count);
   });
 
   test('generate whole and streamed agree', async () => {
-    const whole = await ollama.generate({ model: MODEL, prompt: 'Once upon a time', stream: false, options: { num_predict: 6 } });
+    const whole = await ollama.generate({ model: MODEL, prompt: 'Once upon a time', stream: false, options: { num_predict: 6, temperature: 0 } });
     assert.equal(whole.done, true);
-    assert.equal(whole.eval_count, 6);
+    assert.ok(whole.eval_count > 0 && whole.eval_count <= 6);
     let text = '';
-    for await (const part of await ollama.generate({ model: MODEL, prompt: 'Once upon a time', stream: true, options: { num_predict: 6 } }))
+    for await (const part of await ollama.generate({ model: MODEL, prompt: 'Once upon a time', stream: true, options: { num_predict: 6, temperature: 0 } }))
       text += part.response;
     assert.equal(text, whole.response);
   });
@@ -114,9 +121,10 @@ describe('openai client', () => {
     const whole = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 8, temperature: 0 });
     assert.equal(whole.object, 'chat.completion');
     assert.equal(whole.choices[0].message.role, 'assistant');
-    assert.equal(whole.choices[0].finish_reason, 'length');
-    assert.equal(whole.usage.completion_tokens, 8);
-    assert.equal(whole.usage.total_tokens, whole.usage.prompt_tokens + 8);
+    const n = whole.usage.completion_tokens;
+    assert.ok(n > 0 && n <= 8);
+    assert.equal(whole.choices[0].finish_reason, n === 8 ? 'length' : 'stop');
+    assert.equal(whole.usage.total_tokens, whole.usage.prompt_tokens + n);
     const stream = await openai.chat.completions.create({
       model: MODEL, messages, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true },
     });
@@ -133,7 +141,7 @@ describe('openai client', () => {
   test('completions', async () => {
     const c = await openai.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 5, temperature: 0 });
     assert.equal(c.object, 'text_completion');
-    assert.equal(c.usage.completion_tokens, 5);
+    assert.ok(c.usage.completion_tokens > 0 && c.usage.completion_tokens <= 5);
     assert.equal(typeof c.choices[0].text, 'string');
   });
 
@@ -157,13 +165,13 @@ describe('both APIs', () => {
   test('a disconnect mid-stream cancels the generation; the next request succeeds', async () => {
     const before = await stats();
     // No token limit: the whole context unless cancelled.
-    const s1 = await ollama.chat({ model: MODEL, messages, stream: true });
+    const s1 = await ollama.chat({ model: 'tiny-chat', messages, stream: true });
     for await (const part of s1) {
       assert.equal(part.done, false);
       s1.abort();
       break;
     }
-    const s2 = await openai.chat.completions.create({ model: MODEL, messages, stream: true });
+    const s2 = await openai.chat.completions.create({ model: 'tiny-chat', messages, stream: true });
     for await (const chunk of s2) {
       assert.ok(chunk.choices.length);
       s2.controller.abort();
@@ -175,9 +183,10 @@ describe('both APIs', () => {
       now = await stats();
     }
     assert.equal(now.cancelled - before.cancelled, 2);
-    const ok = await ollama.chat({ model: MODEL, messages, stream: false, options: { num_predict: 4 } });
+    const ok = await ollama.chat({ model: 'tiny-chat', messages, stream: false, options: { num_predict: 4 } });
     assert.equal(ok.eval_count, 4);
     const ok2 = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 4 });
-    assert.equal(ok2.usage.completion_tokens, 4);
+    assert.ok(ok2.usage.completion_tokens > 0);
+    assert.ok(ok2.choices[0].message.content.length > 0);
   });
 });
