@@ -1,13 +1,25 @@
 // Built when the CUDA backend is off: every CUDA entry point says so.
 #include "lathe/backend/device.h"
-#include "lathe/core/primitive.h"
 
 namespace lathe {
 
-void Primitive::eval_cuda(const NodeList&, detail::Node&) {
-  throw Error(std::string("[") + name() + "] lathe was built without the CUDA backend");
+namespace {
+[[noreturn]] void no_cuda(const std::string& what) {
+  throw Error("[" + what + "] lathe was built without the CUDA backend");
 }
+}  // namespace
+
+void Primitive::eval_cuda(const NodeList&, detail::Node&) { no_cuda(name()); }
 
 bool cuda_available() { return false; }
+
+Allocator& cuda_allocator() { no_cuda("memory"); }
+
+namespace detail {
+void eval_on_cuda(Primitive& prim, const NodeList& inputs, Node& out) {
+  prim.eval_cuda(inputs, out);
+}
+void cuda_synchronize(int) {}
+}  // namespace detail
 
 }  // namespace lathe

@@ -47,5 +47,7 @@ class Allocator {
 };
 
 Allocator& cpu_allocator();
+// Device memory (lathe/backend/cuda); throws without the CUDA backend.
+Allocator& cuda_allocator();
 
 }  // namespace lathe

@@ -4,9 +4,11 @@
 #include <sstream>
 
 #include "lathe/backend/cpu/strided.h"
+#include "lathe/backend/device.h"
 #include "lathe/core/primitive.h"
 #include "lathe/core/scheduler.h"
 #include "lathe/core/tracker.h"
+#include "lathe/primitives/device.h"
 
 namespace lathe {
 
@@ -44,17 +46,48 @@ Strides broadcast_strides(const detail::Node& in, const Shape& shape) {
   return st;
 }
 
+namespace {
+thread_local Device default_device_ = Device::cpu;
+}
+
+const char* device_name(Device d) { return d == Device::cuda ? "cuda" : "cpu"; }
+
+Device default_device() { return default_device_; }
+
+void set_default_device(Device d) {
+  if (d == Device::cuda && !cuda_available()) {
+    throw Error(
+        "[set_default_device] cuda is not available (lathe was built without the CUDA backend or "
+        "no GPU is present)");
+  }
+  default_device_ = d;
+}
+
+DeviceScope::DeviceScope(Device d) : previous_(default_device_) { set_default_device(d); }
+DeviceScope::~DeviceScope() { default_device_ = previous_; }
+
 namespace detail {
 
 namespace {
 std::atomic<uint64_t> next_id{1};
+
+// C++ scalars live on the host and adopt the device of the other operands.
+bool device_neutral(const Node& n) { return n.weak_scalar && n.device == Device::cpu; }
+
+Device inferred_device(const std::vector<std::shared_ptr<Node>>& inputs) {
+  for (auto& in : inputs) {
+    if (!device_neutral(*in)) return in->device;
+  }
+  return default_device_;
 }
+}  // namespace
 
 Node::Node(Shape shape_, Dtype dtype_, std::shared_ptr<Primitive> prim,
            std::vector<std::shared_ptr<Node>> inputs_)
     : shape(std::move(shape_)),
       dtype(dtype_),
       id(next_id.fetch_add(1, std::memory_order_relaxed)),
+      device(inferred_device(inputs_)),
       primitive(std::move(prim)),
       inputs(std::move(inputs_)) {
   for (auto& in : inputs) in->consumers.fetch_add(1);
@@ -70,7 +103,7 @@ Node::~Node() {
 size_t Node::size() const { return shape_size(shape); }
 
 void Node::allocate() {
-  buffer = cpu_allocator().allocate(nbytes());
+  buffer = (device == Device::cuda ? cuda_allocator() : cpu_allocator()).allocate(nbytes());
   offset = 0;
   strides = row_strides(shape);
   data_size = size();
@@ -91,8 +124,9 @@ void Node::share(const Node& src, const Strides& st, size_t offset_bytes, size_t
 }
 
 bool Node::donatable() const {
-  return buffer && buffer->owned() && buffer.use_count() == 1 && consumers.load() == 1 && contiguous &&
-         data_size == size() && (handles.load() == 0 || freed.load() || free_requested.load()) &&
+  return buffer && buffer->owned() && buffer.use_count() == 1 && consumers.load() == 1 &&
+         contiguous && data_size == size() &&
+         (handles.load() == 0 || freed.load() || free_requested.load()) &&
          !(kept.load() && handles.load() > 0 && !free_requested.load());
 }
 
@@ -132,8 +166,10 @@ void Node::wait() const {
 
 namespace {
 std::shared_ptr<detail::Node> scalar_node(const void* v, Dtype d) {
-  auto n = std::make_shared<detail::Node>(Shape{}, d, nullptr, std::vector<std::shared_ptr<detail::Node>>{});
+  auto n = std::make_shared<detail::Node>(Shape{}, d, nullptr,
+                                          std::vector<std::shared_ptr<detail::Node>>{});
   n->weak_scalar = true;
+  n->device = Device::cpu;
   n->allocate();
   std::memcpy(n->raw(), v, d.size());
   n->status.store(detail::Status::available);
@@ -156,11 +192,32 @@ Array::Array(bool v) {
 }
 
 Array::Array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> prim, std::vector<Array> inputs) {
+  const char* op = prim ? prim->name() : "array";
   std::vector<std::shared_ptr<detail::Node>> ins;
   ins.reserve(inputs.size());
   for (auto& a : inputs) {
-    a.check_valid(prim ? prim->name() : "array");
+    a.check_valid(op);
     ins.push_back(a.node_);
+  }
+  // Nothing migrates silently: every array input must be on one device.
+  const Device device = detail::inferred_device(ins);
+  for (auto& in : ins) {
+    if (!detail::device_neutral(*in) && in->device != device) {
+      throw Error(std::string("[") + op + "] inputs are on different devices (" +
+                  device_name(device) + " and " + device_name(in->device) +
+                  "); move arrays explicitly with to_device()");
+    }
+  }
+  // A C++ scalar read by a GPU op is copied there as part of the graph.
+  if (device != Device::cpu) {
+    for (auto& in : ins) {
+      if (!detail::device_neutral(*in)) continue;
+      auto copy =
+          std::make_shared<detail::Node>(in->shape, in->dtype, std::make_shared<ToDevice>(device),
+                                         std::vector<std::shared_ptr<detail::Node>>{in});
+      copy->device = device;
+      in = std::move(copy);
+    }
   }
   node_ = std::make_shared<detail::Node>(std::move(shape), dtype, std::move(prim), std::move(ins));
   node_->handles.fetch_add(1);
@@ -213,6 +270,10 @@ int64_t Array::shape(int axis) const {
   }
   return node_->shape[a];
 }
+Device Array::device() const {
+  check_valid("device");
+  return node_->device;
+}
 Dtype Array::dtype() const {
   check_valid("dtype");
   return node_->dtype;
@@ -242,9 +303,18 @@ void Array::read(void* dst, Dtype as, bool one) {
     throw Error("[item] item() needs an array of one element; this one has shape " +
                 shape_str(node_->shape));
   }
-  if (node_->status.load() != detail::Status::available) eval_nodes({node_}, /*wait=*/true);
-  node_->wait();
-  const auto& n = *node_;
+  std::shared_ptr<detail::Node> src = node_;
+  if (src->device != Device::cpu) {
+    // The readback: an untracked copy to the host, computed with the array.
+    detail::SuspendTracking untracked;
+    src = std::make_shared<detail::Node>(src->shape, src->dtype,
+                                         std::make_shared<ToDevice>(Device::cpu),
+                                         std::vector<std::shared_ptr<detail::Node>>{node_});
+    src->device = Device::cpu;
+  }
+  if (src->status.load() != detail::Status::available) eval_nodes({src}, /*wait=*/true);
+  src->wait();
+  const auto& n = *src;
   if (n.contiguous) {
     convert_elements(n.raw(), n.dtype, dst, as, n.size());
     return;

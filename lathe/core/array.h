@@ -21,6 +21,24 @@ using Shape = std::vector<int64_t>;
 using Strides = std::vector<int64_t>;
 
 enum class Device : uint8_t { cpu, cuda };
+const char* device_name(Device d);
+
+// The device that ops without array inputs (creation ops, loads) place their
+// arrays on; per thread, cpu unless set. Setting cuda without a GPU throws.
+Device default_device();
+void set_default_device(Device d);
+
+// Sets the default device for a scope and restores the previous one.
+class DeviceScope {
+ public:
+  explicit DeviceScope(Device d);
+  ~DeviceScope();
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  Device previous_;
+};
 
 class Primitive;
 class Task;
@@ -43,6 +61,8 @@ class Node {
   Shape shape;
   Dtype dtype;
   uint64_t id;
+  // Where the data lives and the node runs: its inputs' device (C++ scalars
+  // adopt it), or the default device for a node without array inputs.
   Device device = Device::cpu;
   bool weak_scalar = false;  // a C++ scalar: adopts the other operand's dtype
 
@@ -52,10 +72,10 @@ class Node {
 
   // Data (set by the backend when computed; views share the buffer).
   std::shared_ptr<Buffer> buffer;
-  size_t offset = 0;       // bytes from buffer->ptr() to element 0
-  Strides strides;         // in elements
-  size_t data_size = 0;    // elements spanned in the buffer by this view
-  bool contiguous = false; // row-major dense, offset may be non-zero
+  size_t offset = 0;        // bytes from buffer->ptr() to element 0
+  Strides strides;          // in elements
+  size_t data_size = 0;     // elements spanned in the buffer by this view
+  bool contiguous = false;  // row-major dense, offset may be non-zero
 
   // Lifetime.
   std::atomic<Status> status{Status::lazy};
@@ -75,7 +95,7 @@ class Node {
   }
   void* raw() const { return static_cast<char*>(buffer->ptr()) + offset; }
 
-  // Backends: give this node a fresh row-contiguous buffer.
+  // Backends: give this node a fresh row-contiguous buffer on its device.
   void allocate();
   // Backends: make this node a view of src's buffer.
   void share(const Node& src, const Strides& strides, size_t offset_bytes, size_t data_size);
@@ -127,7 +147,10 @@ class Array {
   bool is_kept() const { return node_->kept.load(); }
   bool is_available() const { return node_->status.load() == detail::Status::available; }
 
+  Device device() const;
+
   // Evaluates (keeping the array) and reads the first element / all elements.
+  // An array on the GPU is copied to the host explicitly (the readback).
   template <typename T>
   T item();
   template <typename T>

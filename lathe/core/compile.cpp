@@ -39,12 +39,13 @@ struct Trace {
 
 using Key = std::vector<int64_t>;
 
-// Dtype, weak-scalar flag, ndim and (unless generic) the shape of each input.
+// Dtype, weak-scalar flag, device, ndim and (unless generic) the shape of each input.
 Key signature(const std::vector<Array>& inputs, bool generic) {
   Key k{generic ? 1 : 0, static_cast<int64_t>(inputs.size())};
   for (auto& a : inputs) {
     const Node& n = a.node();
-    k.push_back(static_cast<int64_t>(n.dtype.val) * 2 + (n.weak_scalar ? 1 : 0));
+    k.push_back((static_cast<int64_t>(n.dtype.val) * 2 + (n.weak_scalar ? 1 : 0)) * 2 +
+                (n.device == Device::cuda ? 1 : 0));
     k.push_back(static_cast<int64_t>(n.shape.size()));
     if (!generic) k.insert(k.end(), n.shape.begin(), n.shape.end());
   }
@@ -90,7 +91,7 @@ Tape record(const std::vector<Array>& placeholders, const std::vector<Array>& ou
         }
         continue;
       }
-      detail::Step s{n->primitive, {}, n->shape, n->dtype};
+      detail::Step s{n->primitive, {}, n->shape, n->dtype, n->device};
       for (auto& in : n->inputs) s.inputs.push_back(refs.at(in.get()));
       refs[n.get()] = {Ref::Kind::step, static_cast<int>(tape.steps.size())};
       tape.steps.push_back(std::move(s));
@@ -115,6 +116,7 @@ std::shared_ptr<Trace> trace(const ArrayFunction& fn, const std::vector<Array>& 
       auto n = std::make_shared<Node>(a.node().shape, a.node().dtype, placeholder,
                                       std::vector<std::shared_ptr<Node>>{});
       n->weak_scalar = a.node().weak_scalar;
+      n->device = a.node().device;
       ph.emplace_back(std::move(n));
     }
     std::vector<Array> outs = fn(ph);
@@ -165,6 +167,7 @@ std::vector<Array> replay(const Trace& tr, const std::vector<Array>& inputs) {
     }
     // Intermediates stay untracked: the graph owns them until they are computed.
     steps[i] = std::make_shared<Node>(std::move(shape), s.dtype, s.prim, std::move(ins));
+    steps[i]->device = s.device;
   }
   std::vector<Array> outs;
   std::vector<const Node*> tracked;
@@ -187,6 +190,7 @@ std::vector<Array> replay(const Trace& tr, const std::vector<Array>& inputs) {
       const auto& c = tape.constants[r.index].node_ptr();
       auto view = std::make_shared<Node>(c->shape, c->dtype, std::make_shared<Reshape>(),
                                          std::vector<std::shared_ptr<Node>>{c});
+      view->device = c->device;
       track(view);
       outs.emplace_back(std::move(view));
     }

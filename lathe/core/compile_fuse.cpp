@@ -103,7 +103,8 @@ Step build_region(const Tape& tape, const std::vector<int>& members,
   }
   prog.result = reg.back();
   const Step& r = tape.steps[root];
-  return Step{std::make_shared<Compiled>(std::move(prog)), std::move(leaves), r.shape, r.dtype};
+  return Step{std::make_shared<Compiled>(std::move(prog)), std::move(leaves), r.shape, r.dtype,
+              r.device};
 }
 
 }  // namespace

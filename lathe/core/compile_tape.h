@@ -24,6 +24,7 @@ struct Step {
   std::vector<Ref> inputs;
   Shape shape;
   Dtype dtype;
+  Device device = Device::cpu;
 };
 
 struct Tape {

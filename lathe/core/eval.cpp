@@ -1,11 +1,13 @@
 // eval / async_eval / keep, the per-thread stream worker, and the memory API.
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "lathe/backend/device.h"
 #include "lathe/core/memory.h"
 #include "lathe/core/primitive.h"
 #include "lathe/core/scheduler.h"
@@ -17,22 +19,34 @@ namespace lathe {
 using detail::Node;
 using detail::Status;
 
+namespace {
+thread_local int running_stream = -1;  // set while a task runs on this thread
+int own_stream();
+}  // namespace
+
+int detail::current_stream() { return running_stream >= 0 ? running_stream : own_stream(); }
+
 void Task::run() {
   size_t i = 0;
+  const int outer_stream = running_stream;
+  running_stream = stream;
   try {
     NodeList ins;
     for (; i < order.size(); ++i) {
       Node& n = *order[i];
       if (!n.primitive) {
-        throw Error("[eval] an input array was freed before it was computed; use keep() to hold it");
+        throw Error(
+            "[eval] an input array was freed before it was computed; use keep() to hold it");
       }
       ins.clear();
       for (auto& in : n.inputs) {
         if (in->status.load() != Status::available) in->wait();  // another thread's task
         ins.push_back(in.get());
       }
-      if (n.device == Device::cuda) {
-        n.primitive->eval_cuda(ins, n);
+      bool reads_gpu = false;
+      for (Node* in : ins) reads_gpu = reads_gpu || in->device == Device::cuda;
+      if (n.device == Device::cuda || reads_gpu) {
+        detail::eval_on_cuda(*n.primitive, ins, n);
       } else {
         n.primitive->eval_cpu(ins, n);
       }
@@ -53,6 +67,7 @@ void Task::run() {
       }
     }
   } catch (...) {
+    running_stream = outer_stream;
     // The nodes left go back to lazy (a later eval may retry them) but keep
     // this task, so that another thread waiting on one gets the real error;
     // the task lets go of them, so the two do not hold each other.
@@ -69,6 +84,7 @@ void Task::run() {
     cv_.notify_all();
     return;
   }
+  running_stream = outer_stream;
   order.clear();
   std::lock_guard lk(mu_);
   done_ = true;
@@ -88,9 +104,14 @@ bool Task::done() {
 
 namespace {
 
-// A thread's default stream: tasks run in order on a worker thread.
+std::atomic<int> next_stream_id{0};
+
+// A thread's default stream: tasks run in order on a worker thread. Its id
+// names the GPU stream its tasks' kernels are ordered on.
 class Stream {
  public:
+  const int id = next_stream_id.fetch_add(1);
+
   ~Stream() {
     {
       std::lock_guard lk(mu_);
@@ -156,6 +177,15 @@ Stream& stream() {
   return s;
 }
 
+int own_stream() { return stream().id; }
+
+bool any_on_gpu(const std::vector<std::shared_ptr<Node>>& nodes) {
+  for (auto& n : nodes) {
+    if (n->device == Device::cuda) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
@@ -166,7 +196,9 @@ void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
   std::vector<std::shared_ptr<Node>> waits;
   std::unordered_set<const Node*> visiting;
   auto visit = [&](const std::shared_ptr<Node>& root) {
-    if (root->status.load() != Status::lazy || index.count(root.get()) || visiting.count(root.get())) return;
+    if (root->status.load() != Status::lazy || index.count(root.get()) ||
+        visiting.count(root.get()))
+      return;
     stack.emplace_back(root.get(), 0);
     visiting.insert(root.get());
     std::vector<std::shared_ptr<Node>> owners{root};
@@ -174,7 +206,8 @@ void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
       auto& [n, k] = stack.back();
       if (k < n->inputs.size()) {
         const auto& in = n->inputs[k++];
-        if (in->status.load() == Status::lazy && !index.count(in.get()) && !visiting.count(in.get())) {
+        if (in->status.load() == Status::lazy && !index.count(in.get()) &&
+            !visiting.count(in.get())) {
           visiting.insert(in.get());
           stack.emplace_back(in.get(), 0);
         }
@@ -191,7 +224,10 @@ void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
       } else {
         auto& parent = *stack.back().first;
         for (auto& in : parent.inputs) {
-          if (in.get() == done) { sp = in; break; }
+          if (in.get() == done) {
+            sp = in;
+            break;
+          }
         }
       }
       task->order.push_back(std::move(sp));
@@ -201,6 +237,7 @@ void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
   if (task->order.empty()) {
     if (wait) {
       for (auto& o : outputs) o->wait();
+      if (any_on_gpu(outputs)) detail::cuda_synchronize(stream().id);
     }
     return;
   }
@@ -220,14 +257,20 @@ void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
     n->task = task;
     n->status.store(Status::scheduled);
   }
+  task->stream = stream().id;
   stream().submit(task, wait);
   if (wait) {
     task->wait();
     for (auto& o : outputs) o->wait();
+    // eval() returns once GPU outputs are computed, not only scheduled.
+    if (any_on_gpu(outputs)) detail::cuda_synchronize(task->stream);
   }
 }
 
-void synchronize_stream() { stream().synchronize(); }
+void synchronize_stream() {
+  stream().synchronize();
+  if (cuda_available()) detail::cuda_synchronize(stream().id);
+}
 
 namespace detail {
 
@@ -254,13 +297,17 @@ void keep_list(const std::vector<Array>& arrays) {
 
 void synchronize() { synchronize_stream(); }
 
-size_t active_memory() { return cpu_allocator().active_memory(); }
-size_t peak_memory() { return cpu_allocator().peak_memory(); }
-void reset_peak_memory() { cpu_allocator().reset_peak_memory(); }
-size_t cache_memory() { return cpu_allocator().cache_memory(); }
-void clear_cache() { cpu_allocator().clear_cache(); }
-size_t set_memory_limit(size_t bytes) { return cpu_allocator().set_memory_limit(bytes); }
-size_t set_cache_limit(size_t bytes) { return cpu_allocator().set_cache_limit(bytes); }
+namespace {
+Allocator& allocator_of(Device d) { return d == Device::cuda ? cuda_allocator() : cpu_allocator(); }
+}  // namespace
+
+size_t active_memory(Device d) { return allocator_of(d).active_memory(); }
+size_t peak_memory(Device d) { return allocator_of(d).peak_memory(); }
+void reset_peak_memory(Device d) { allocator_of(d).reset_peak_memory(); }
+size_t cache_memory(Device d) { return allocator_of(d).cache_memory(); }
+void clear_cache(Device d) { allocator_of(d).clear_cache(); }
+size_t set_memory_limit(size_t bytes, Device d) { return allocator_of(d).set_memory_limit(bytes); }
+size_t set_cache_limit(size_t bytes, Device d) { return allocator_of(d).set_cache_limit(bytes); }
 
 LiveArrays live_arrays(size_t top) {
   LiveArrays r;

@@ -9,14 +9,17 @@
 
 namespace lathe {
 
-size_t active_memory();
-size_t peak_memory();
-void reset_peak_memory();
-size_t cache_memory();
-void clear_cache();
-// Exceeding the limit makes the allocation throw lathe::Error. Returns the old limit.
-size_t set_memory_limit(size_t bytes);
-size_t set_cache_limit(size_t bytes);
+// Each device has its own allocator, figures and limits (host memory by
+// default; Device::cuda reads the GPU's, and throws in builds without CUDA).
+size_t active_memory(Device device = Device::cpu);
+size_t peak_memory(Device device = Device::cpu);
+void reset_peak_memory(Device device = Device::cpu);
+size_t cache_memory(Device device = Device::cpu);
+void clear_cache(Device device = Device::cpu);
+// Exceeding the limit makes the allocation throw lathe::Error (on the GPU,
+// after the cache was freed and the allocation retried). Returns the old limit.
+size_t set_memory_limit(size_t bytes, Device device = Device::cpu);
+size_t set_cache_limit(size_t bytes, Device device = Device::cpu);
 
 struct LiveArray {
   uint64_t id;
@@ -31,7 +34,7 @@ struct LiveArray {
 struct LiveArrays {
   size_t kept = 0;
   size_t unkept = 0;
-  size_t bytes = 0;               // bytes held by their computed data (shared buffers once)
+  size_t bytes = 0;                // bytes held by their computed data (shared buffers once)
   std::vector<LiveArray> largest;  // by size, at most `top`
   std::string str() const;
 };

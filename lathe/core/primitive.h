@@ -17,7 +17,7 @@ class Primitive {
   virtual const char* name() const = 0;
   // Computes out from inputs; out's shape and dtype are set, its data is not.
   virtual void eval_cpu(const NodeList& inputs, detail::Node& out) = 0;
-  // Defined in lathe/backend/cuda; without the CUDA backend it throws.
+  // Without the CUDA backend, or for primitives without a CUDA kernel yet, it throws.
   virtual void eval_cuda(const NodeList& inputs, detail::Node& out);
   // compile: whether two primitives of the same type compute the same function.
   virtual bool equivalent(const Primitive& other) const { return false; }
@@ -26,5 +26,13 @@ class Primitive {
   // Human-readable parameters for graph printing and error messages.
   virtual std::string describe() const { return name(); }
 };
+
+// Declares eval_cuda in a primitive the CUDA backend implements; the
+// definition lives in lathe/backend/cuda/ and exists only in CUDA builds.
+#ifdef LATHE_HAS_CUDA
+#define LATHE_CUDA_EVAL void eval_cuda(const NodeList& in, detail::Node& out) override;
+#else
+#define LATHE_CUDA_EVAL
+#endif
 
 }  // namespace lathe

@@ -20,7 +20,8 @@ class Task {
   bool done();
 
   std::vector<std::shared_ptr<detail::Node>> order;
-  std::vector<int> readers;   // per node: readers left within this task
+  int stream = 0;            // the submitting thread's stream (GPU work is ordered on it)
+  std::vector<int> readers;  // per node: readers left within this task
   std::vector<bool> is_output;
 
  private:
@@ -34,5 +35,10 @@ class Task {
 void eval_nodes(const std::vector<std::shared_ptr<detail::Node>>& outputs, bool wait);
 // Waits for all work this thread has scheduled.
 void synchronize_stream();
+
+namespace detail {
+// The stream whose task runs on this thread now, else this thread's own stream.
+int current_stream();
+}  // namespace detail
 
 }  // namespace lathe

@@ -7,6 +7,7 @@
 #include "lathe/backend/cpu/strided.h"
 #include "lathe/core/scheduler.h"
 #include "lathe/io/mapped_file.h"
+#include "lathe/ops/device.h"
 #include "lathe/primitives/load.h"
 
 namespace lathe::io {
@@ -65,8 +66,14 @@ const std::string& SafetensorsFile::path() const { return file_->path(); }
 Array SafetensorsFile::load(const std::string& name) const {
   const StTensor* t = header_.find(name);
   if (!t) throw Error("[safetensors] " + path() + ": no tensor named '" + name + "'");
-  return Array(Shape(t->shape.begin(), t->shape.end()), load_dtype(t->dtype),
-               std::make_shared<Load>(file_, header_.data_offset + t->begin, t->dtype), {});
+  const Device device = default_device();
+  // Loads read the mapped file on the host; other devices get an explicit copy.
+  Array host = [&] {
+    DeviceScope on_host(Device::cpu);
+    return Array(Shape(t->shape.begin(), t->shape.end()), load_dtype(t->dtype),
+                 std::make_shared<Load>(file_, header_.data_offset + t->begin, t->dtype), {});
+  }();
+  return to_device(host, device);
 }
 
 std::map<std::string, Array> SafetensorsFile::load_all() const {

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "lathe/core/tracker.h"
+#include "lathe/ops/device.h"
 #include "lathe/ops/elementwise.h"
 #include "lathe/ops/shape.h"
 #include "lathe/ops/util.h"
@@ -21,6 +22,14 @@ void check_shape(const char* op, const Shape& shape) {
 
 Array array_from(const void* data, Dtype src_dtype, Shape shape, Dtype dtype) {
   check_shape("array", shape);
+  if (default_device() != Device::cpu) {
+    // Host data reaches the default device through an explicit copy node.
+    Array host = [&] {
+      DeviceScope on_host(Device::cpu);
+      return array_from(data, src_dtype, std::move(shape), dtype);
+    }();
+    return to_device(host, default_device());
+  }
   auto n = std::make_shared<detail::Node>(std::move(shape), dtype, nullptr,
                                           std::vector<std::shared_ptr<detail::Node>>{});
   n->allocate();

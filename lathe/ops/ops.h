@@ -3,6 +3,7 @@
 
 #include "lathe/ops/conv.h"
 #include "lathe/ops/creation.h"
+#include "lathe/ops/device.h"
 #include "lathe/ops/elementwise.h"
 #include "lathe/ops/fast.h"
 #include "lathe/ops/indexing.h"

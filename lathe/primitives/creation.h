@@ -10,6 +10,7 @@ class Full : public Primitive {
   explicit Full(double value) : value_(value) {}
   const char* name() const override { return "full"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Full&>(o).value_ == value_;
   }
@@ -25,6 +26,7 @@ class Arange : public Primitive {
   Arange(double start, double step) : start_(start), step_(step) {}
   const char* name() const override { return "arange"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Arange&>(o);
     return p.start_ == start_ && p.step_ == step_;

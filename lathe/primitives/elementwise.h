@@ -24,6 +24,7 @@ class Unary : public Primitive {
   explicit Unary(UnaryOp op) : op_(op) {}
   const char* name() const override { return unary_name(op_); }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Unary&>(o).op_ == op_;
   }
@@ -39,6 +40,7 @@ class Binary : public Primitive {
   explicit Binary(BinaryOp op) : op_(op) {}
   const char* name() const override { return binary_name(op_); }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Binary&>(o).op_ == op_;
   }
@@ -54,6 +56,7 @@ class Select : public Primitive {
  public:
   const char* name() const override { return "where"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive&) const override { return true; }
   bool is_elementwise() const override { return true; }
 };
@@ -62,6 +65,7 @@ class AsType : public Primitive {
  public:
   const char* name() const override { return "astype"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive&) const override { return true; }
   bool is_elementwise() const override { return true; }
 };

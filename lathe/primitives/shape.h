@@ -9,6 +9,7 @@ class Reshape : public Primitive {
  public:
   const char* name() const override { return "reshape"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive&) const override { return true; }  // shape is the node's
 };
 
@@ -17,6 +18,7 @@ class Transpose : public Primitive {
   explicit Transpose(std::vector<int> axes) : axes_(std::move(axes)) {}
   const char* name() const override { return "transpose"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Transpose&>(o).axes_ == axes_;
   }
@@ -30,6 +32,7 @@ class Broadcast : public Primitive {
  public:
   const char* name() const override { return "broadcast_to"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive&) const override { return true; }
 };
 
@@ -38,6 +41,7 @@ class Slice : public Primitive {
   Slice(Shape start, Shape steps) : start_(std::move(start)), steps_(std::move(steps)) {}
   const char* name() const override { return "slice"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Slice&>(o);
     return p.start_ == start_ && p.steps_ == steps_;
@@ -54,6 +58,7 @@ class AsStrided : public Primitive {
   AsStrided(Strides strides, int64_t offset) : strides_(std::move(strides)), offset_(offset) {}
   const char* name() const override { return "as_strided"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const AsStrided&>(o);
     return p.strides_ == strides_ && p.offset_ == offset_;
@@ -76,6 +81,7 @@ class Contiguous : public Primitive {
  public:
   const char* name() const override { return "contiguous"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive&) const override { return true; }
 };
 

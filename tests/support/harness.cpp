@@ -1,9 +1,41 @@
 #include "support/harness.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace lathe::testing {
+
+namespace {
+
+Device requested_device() {
+  const char* d = std::getenv("LATHE_TEST_DEVICE");
+  if (!d || std::string(d).empty() || std::string(d) == "cpu") return Device::cpu;
+  if (std::string(d) == "cuda") return Device::cuda;
+  std::fprintf(stderr, "LATHE_TEST_DEVICE=%s: expected cpu or cuda\n", d);
+  std::abort();
+}
+
+// Places the main test thread on the requested device, or skips every test
+// when it asks for a GPU that is not there.
+class DeviceEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (requested_device() != Device::cuda) return;
+    if (!cuda_available()) {
+      GTEST_SKIP() << "LATHE_TEST_DEVICE=cuda, but no GPU is available (or lathe was built "
+                      "without the CUDA backend): skipping";
+    }
+    set_default_device(Device::cuda);
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const device_environment =
+    ::testing::AddGlobalTestEnvironment(new DeviceEnvironment);
+
+}  // namespace
+
+Device test_device() { return requested_device(); }
 
 const char* layout_name(Layout l) {
   switch (l) {

@@ -60,6 +60,11 @@ Host map(const Host& a, const std::function<double(double)>& f);
 // numpy broadcasting of two hosts.
 Host zip(const Host& a, const Host& b, const std::function<double(double, double)>& f);
 
+// The device the tests run on: cpu, or cuda when LATHE_TEST_DEVICE=cuda (then
+// it is every test thread's default device, so inputs and creation ops land on
+// the GPU and results come back through the explicit readback of to_vector).
+Device test_device();
+
 inline constexpr Dtype float_dtypes[] = {float16, bfloat16, float32, float64};
 inline constexpr Dtype int_dtypes[] = {uint8, uint32, int8, int32, int64};
 

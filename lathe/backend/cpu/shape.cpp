@@ -7,9 +7,8 @@ namespace lathe {
 
 using detail::Node;
 
-namespace {
+namespace cpu {
 
-// Strides that view `in` (with its strides) as `shape`, if possible.
 bool reshape_strides(const Node& in, const Shape& shape, Strides& out) {
   if (in.contiguous) {
     out = row_strides(shape);
@@ -50,6 +49,10 @@ bool reshape_strides(const Node& in, const Shape& shape, Strides& out) {
   return c < 0;
 }
 
+}  // namespace cpu
+
+namespace {
+
 void copy_into(const Node& in, Node& out) {
   out.allocate();
   cpu::gather_contiguous(in, out.raw());
@@ -59,7 +62,7 @@ void copy_into(const Node& in, Node& out) {
 
 void Reshape::eval_cpu(const NodeList& in, Node& out) {
   Strides st;
-  if (reshape_strides(*in[0], out.shape, st)) {
+  if (cpu::reshape_strides(*in[0], out.shape, st)) {
     out.share(*in[0], st, in[0]->offset, in[0]->data_size);
   } else {
     copy_into(*in[0], out);

@@ -71,6 +71,10 @@ void for_each_row(const Shape& shape, const std::array<const Strides*, N>& strid
   }
 }
 
+// Strides that view node `in` (with its strides) as `shape`, if possible
+// without copying (shared by every backend's reshape).
+bool reshape_strides(const detail::Node& in, const Shape& shape, Strides& out);
+
 // Copies a strided node's elements into dst, row-major, same dtype.
 void gather_contiguous(const detail::Node& src, void* dst);
 

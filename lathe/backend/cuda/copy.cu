@@ -1,0 +1,152 @@
+// Copies on the GPU: strided-to-contiguous gathers, the view primitives,
+// fills and ranges, and the explicit transfers between host and GPU.
+#include <vector>
+
+#include "lathe/backend/cuda/kernel_utils.cuh"
+#include "lathe/primitives/creation.h"
+#include "lathe/primitives/device.h"
+#include "lathe/primitives/shape.h"
+
+namespace lathe {
+
+using detail::Node;
+
+namespace cuda {
+
+namespace {
+
+template <typename T>
+__global__ void gather_kernel(const T* src, T* dst, Layout<1> l, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t off[1];
+    l.offsets(i, off);
+    dst[i] = src[off[0]];
+  }
+}
+
+template <typename T>
+__global__ void fill_kernel(T* dst, T v, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    dst[i] = v;
+  }
+}
+
+template <typename T>
+__global__ void arange_kernel(T* dst, double start, double step, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    dst[i] = store_c<T>(start + double(i) * step);
+  }
+}
+
+void copy_into(const Node& in, Node& out) {
+  out.allocate();
+  copy_to_contiguous(in, out.raw());
+}
+
+}  // namespace
+
+void copy_to_contiguous(const Node& src, void* dst) {
+  const size_t n = src.size();
+  if (n == 0) return;
+  if (src.contiguous) {
+    check(cudaMemcpyAsync(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice, current_stream()),
+          "copy");
+    return;
+  }
+  Layout<1> l = make_layout<1>("copy", src.shape, {&src.strides});
+  dispatch_bits(src.dtype.size(), [&](auto t) {
+    using T = decltype(t);
+    gather_kernel<T><<<grid_for(n), 256, 0, current_stream()>>>(src.data<T>(), static_cast<T*>(dst),
+                                                                l, static_cast<int64_t>(n));
+  });
+  check_launch("copy");
+}
+
+}  // namespace cuda
+
+// Views share the buffer: the CPU code only computes strides.
+void Transpose::eval_cuda(const NodeList& in, Node& out) { eval_cpu(in, out); }
+void Broadcast::eval_cuda(const NodeList& in, Node& out) { eval_cpu(in, out); }
+void Slice::eval_cuda(const NodeList& in, Node& out) { eval_cpu(in, out); }
+void AsStrided::eval_cuda(const NodeList& in, Node& out) { eval_cpu(in, out); }
+
+void Reshape::eval_cuda(const NodeList& in, Node& out) {
+  Strides st;
+  if (cpu::reshape_strides(*in[0], out.shape, st)) {
+    out.share(*in[0], st, in[0]->offset, in[0]->data_size);
+  } else {
+    cuda::copy_into(*in[0], out);
+  }
+}
+
+void Contiguous::eval_cuda(const NodeList& in, Node& out) {
+  if (in[0]->contiguous && in[0]->data_size == in[0]->size()) {
+    out.share(*in[0], row_strides(out.shape), in[0]->offset, in[0]->data_size);
+  } else {
+    cuda::copy_into(*in[0], out);
+  }
+}
+
+void Full::eval_cuda(const NodeList&, Node& out) {
+  out.allocate();
+  const size_t n = out.size();
+  if (n == 0) return;
+  cuda::dispatch_bits(out.dtype.size(), [&](auto t) {
+    using T = decltype(t);
+    T v{};
+    convert_elements(&value_, float64, &v, out.dtype, 1);
+    cuda::fill_kernel<T><<<cuda::grid_for(n), 256, 0, cuda::current_stream()>>>(
+        out.data<T>(), v, static_cast<int64_t>(n));
+  });
+}
+
+void Arange::eval_cuda(const NodeList&, Node& out) {
+  out.allocate();
+  const size_t n = out.size();
+  if (n == 0) return;
+  cuda::dispatch_device(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    cuda::arange_kernel<T><<<cuda::grid_for(n), 256, 0, cuda::current_stream()>>>(
+        out.data<T>(), start_, step_, static_cast<int64_t>(n));
+  });
+}
+
+void ToDevice::eval_cuda(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  cudaStream_t s = cuda::current_stream();
+  out.allocate();
+  if (out.nbytes() == 0) return;
+  if (x.device == Device::cpu && out.device == Device::cuda) {
+    // Pageable host memory is staged before the call returns, so temporaries may go.
+    std::vector<char> tmp;
+    const void* src = x.raw();
+    if (!x.contiguous) {
+      tmp.resize(x.nbytes());
+      cpu::gather_contiguous(x, tmp.data());
+      src = tmp.data();
+    }
+    cuda::check(cudaMemcpyAsync(out.raw(), src, out.nbytes(), cudaMemcpyHostToDevice, s),
+                "to_device");
+    return;
+  }
+  if (x.device == Device::cuda && out.device == Device::cpu) {
+    std::shared_ptr<Buffer> tmp;
+    const void* src = x.raw();
+    if (!x.contiguous) {
+      tmp = cuda::scratch(x.nbytes());
+      cuda::copy_to_contiguous(x, tmp->ptr());
+      src = tmp->ptr();
+    }
+    cuda::check(cudaMemcpyAsync(out.raw(), src, out.nbytes(), cudaMemcpyDeviceToHost, s),
+                "to_device");
+    cuda::check(cudaStreamSynchronize(s), "to_device");
+    return;
+  }
+  throw Error(std::string("[to_device] no copy from ") + device_name(x.device) + " to " +
+              device_name(out.device));
+}
+
+}  // namespace lathe

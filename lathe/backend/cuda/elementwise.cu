@@ -1,0 +1,207 @@
+// CUDA kernels of the elementwise primitives: unary, binary (with
+// broadcasting), select and astype over strided operands. The op is a kernel
+// argument, the dtype a template parameter: one instantiation per dtype.
+#include "lathe/backend/cuda/elementwise_ops.cuh"
+#include "lathe/backend/cuda/kernel_utils.cuh"
+
+namespace lathe {
+
+using detail::Node;
+
+namespace cuda {
+
+namespace {
+
+#define LATHE_GRID_LOOP(i, n)                                               \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += int64_t(gridDim.x) * blockDim.x)
+
+template <typename T, typename R>
+__global__ void unary_kernel(UnaryOp op, const T* x, R* out, Layout<1> l, bool linear, int64_t n) {
+  using C = compute_of<T>;
+  LATHE_GRID_LOOP(i, n) {
+    int64_t off[1] = {i};
+    if (!linear) l.offsets(i, off);
+    out[i] = store_c<R>(unary_dev<C>(op, load_c(x[off[0]])));
+  }
+}
+
+template <typename T, typename R>
+__global__ void binary_kernel(BinaryOp op, const T* a, const T* b, R* out, Layout<2> l, bool linear,
+                              int64_t n) {
+  using C = compute_of<T>;
+  LATHE_GRID_LOOP(i, n) {
+    int64_t off[2] = {i, i};
+    if (!linear) l.offsets(i, off);
+    out[i] = store_c<R>(binary_dev<C>(op, load_c(a[off[0]]), load_c(b[off[1]])));
+  }
+}
+
+template <typename T>
+__global__ void select_kernel(const bool* c, const T* a, const T* b, T* out, Layout<3> l,
+                              int64_t n) {
+  LATHE_GRID_LOOP(i, n) {
+    int64_t off[3];
+    l.offsets(i, off);
+    out[i] = c[off[0]] ? a[off[1]] : b[off[2]];
+  }
+}
+
+// A value of any dtype, in the compute type of its source.
+struct AnyValue {
+  double f;
+  int64_t i;
+  bool floating;
+};
+
+__device__ __forceinline__ AnyValue load_any(const void* p, int64_t k, Dtype::Val d) {
+  switch (d) {
+    case Dtype::Val::bool_: return {0, static_cast<const bool*>(p)[k] ? 1 : 0, false};
+    case Dtype::Val::uint8: return {0, static_cast<const uint8_t*>(p)[k], false};
+    case Dtype::Val::uint32: return {0, static_cast<const uint32_t*>(p)[k], false};
+    case Dtype::Val::int8: return {0, static_cast<const int8_t*>(p)[k], false};
+    case Dtype::Val::int32: return {0, static_cast<const int32_t*>(p)[k], false};
+    case Dtype::Val::int64: return {0, static_cast<const int64_t*>(p)[k], false};
+    case Dtype::Val::float16: return {__half2float(static_cast<const __half*>(p)[k]), 0, true};
+    case Dtype::Val::bfloat16:
+      return {__bfloat162float(static_cast<const __nv_bfloat16*>(p)[k]), 0, true};
+    case Dtype::Val::float32: return {static_cast<const float*>(p)[k], 0, true};
+    case Dtype::Val::float64: return {static_cast<const double*>(p)[k], 0, true};
+  }
+  return {0, 0, false};
+}
+
+template <typename T>
+__device__ __forceinline__ T convert_any(const AnyValue& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v.floating ? v.f != 0.0 : v.i != 0;
+  } else if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16> ||
+                       std::is_same_v<T, float>) {
+    // Through float, as the CPU does (16-bit floats round from float).
+    float f = v.floating ? static_cast<float>(v.f) : static_cast<float>(v.i);
+    return store_c<T>(f);
+  } else {
+    return v.floating ? static_cast<T>(v.f) : static_cast<T>(v.i);
+  }
+}
+
+__device__ __forceinline__ void store_any(void* p, int64_t k, Dtype::Val d, const AnyValue& v) {
+  switch (d) {
+    case Dtype::Val::bool_: static_cast<bool*>(p)[k] = convert_any<bool>(v); break;
+    case Dtype::Val::uint8: static_cast<uint8_t*>(p)[k] = convert_any<uint8_t>(v); break;
+    case Dtype::Val::uint32: static_cast<uint32_t*>(p)[k] = convert_any<uint32_t>(v); break;
+    case Dtype::Val::int8: static_cast<int8_t*>(p)[k] = convert_any<int8_t>(v); break;
+    case Dtype::Val::int32: static_cast<int32_t*>(p)[k] = convert_any<int32_t>(v); break;
+    case Dtype::Val::int64: static_cast<int64_t*>(p)[k] = convert_any<int64_t>(v); break;
+    case Dtype::Val::float16: static_cast<__half*>(p)[k] = convert_any<__half>(v); break;
+    case Dtype::Val::bfloat16:
+      static_cast<__nv_bfloat16*>(p)[k] = convert_any<__nv_bfloat16>(v);
+      break;
+    case Dtype::Val::float32: static_cast<float*>(p)[k] = convert_any<float>(v); break;
+    case Dtype::Val::float64: static_cast<double*>(p)[k] = convert_any<double>(v); break;
+  }
+}
+
+__global__ void astype_kernel(const void* x, Dtype::Val from, void* out, Dtype::Val to, Layout<1> l,
+                              bool linear, int64_t n) {
+  LATHE_GRID_LOOP(i, n) {
+    int64_t off[1] = {i};
+    if (!linear) l.offsets(i, off);
+    store_any(out, i, to, load_any(x, off[0], from));
+  }
+}
+
+bool floating_only(UnaryOp op) {
+  return op != UnaryOp::negative && op != UnaryOp::abs && op != UnaryOp::square &&
+         op != UnaryOp::relu && op != UnaryOp::sign && op != UnaryOp::bitwise_not &&
+         op != UnaryOp::logical_not;
+}
+
+}  // namespace
+
+}  // namespace cuda
+
+void Unary::eval_cuda(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  const bool is_float = x.dtype.is_floating();
+  if (cuda::floating_only(op_) && !is_float) {
+    throw Error(std::string("[") + unary_name(op_) + "] not defined for " + x.dtype.name());
+  }
+  if (op_ == UnaryOp::bitwise_not && is_float) {
+    throw Error(std::string("[bitwise_not] not defined for ") + x.dtype.name());
+  }
+  out.allocate();
+  const int64_t n = static_cast<int64_t>(out.size());
+  if (n == 0) return;
+  Strides os = row_strides(out.shape);
+  cuda::Layout<1> l = cuda::make_layout<1>(name(), x.shape, {&x.strides});
+  const bool linear = x.contiguous;
+  cuda::dispatch_device(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto s = cuda::current_stream();
+    if (op_ == UnaryOp::logical_not) {
+      cuda::unary_kernel<T, bool>
+          <<<cuda::grid_for(n), 256, 0, s>>>(op_, x.data<T>(), out.data<bool>(), l, linear, n);
+    } else {
+      cuda::unary_kernel<T, T>
+          <<<cuda::grid_for(n), 256, 0, s>>>(op_, x.data<T>(), out.data<T>(), l, linear, n);
+    }
+  });
+}
+
+void Binary::eval_cuda(const NodeList& in, Node& out) {
+  const Node& a = *in[0];
+  const Node& b = *in[1];
+  const bool bitwise = op_ >= BinaryOp::bitwise_and && op_ <= BinaryOp::right_shift;
+  if (bitwise && a.dtype.is_floating()) {
+    throw Error(std::string("[") + binary_name(op_) + "] not defined for " + a.dtype.name());
+  }
+  out.allocate();
+  const int64_t n = static_cast<int64_t>(out.size());
+  if (n == 0) return;
+  Strides sa = broadcast_strides(a, out.shape), sb = broadcast_strides(b, out.shape);
+  cuda::Layout<2> l = cuda::make_layout<2>(name(), out.shape, {&sa, &sb});
+  const bool linear =
+      a.contiguous && b.contiguous && a.size() == out.size() && b.size() == out.size();
+  const bool to_bool = op_ >= BinaryOp::equal && op_ <= BinaryOp::logical_or;
+  cuda::dispatch_device(a.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto s = cuda::current_stream();
+    if (to_bool) {
+      cuda::binary_kernel<T, bool><<<cuda::grid_for(n), 256, 0, s>>>(
+          op_, a.data<T>(), b.data<T>(), out.data<bool>(), l, linear, n);
+    } else {
+      cuda::binary_kernel<T, T><<<cuda::grid_for(n), 256, 0, s>>>(op_, a.data<T>(), b.data<T>(),
+                                                                  out.data<T>(), l, linear, n);
+    }
+  });
+}
+
+void Select::eval_cuda(const NodeList& in, Node& out) {
+  const Node& c = *in[0];
+  const Node& a = *in[1];
+  const Node& b = *in[2];
+  out.allocate();
+  const int64_t n = static_cast<int64_t>(out.size());
+  if (n == 0) return;
+  Strides sc = broadcast_strides(c, out.shape), sa = broadcast_strides(a, out.shape),
+          sb = broadcast_strides(b, out.shape);
+  cuda::Layout<3> l = cuda::make_layout<3>("where", out.shape, {&sc, &sa, &sb});
+  cuda::dispatch_bits(out.dtype.size(), [&](auto t) {
+    using T = decltype(t);
+    cuda::select_kernel<T><<<cuda::grid_for(n), 256, 0, cuda::current_stream()>>>(
+        c.data<bool>(), a.data<T>(), b.data<T>(), out.data<T>(), l, n);
+  });
+}
+
+void AsType::eval_cuda(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  out.allocate();
+  const int64_t n = static_cast<int64_t>(out.size());
+  if (n == 0) return;
+  cuda::Layout<1> l = cuda::make_layout<1>("astype", x.shape, {&x.strides});
+  cuda::astype_kernel<<<cuda::grid_for(n), 256, 0, cuda::current_stream()>>>(
+      x.raw(), x.dtype.val, out.raw(), out.dtype.val, l, x.contiguous, n);
+}
+
+}  // namespace lathe

@@ -1,0 +1,117 @@
+// Shared by the CUDA kernels: device types of lathe's dtypes, conversion
+// through the compute type, and strided operand layouts (collapsed on the host).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <array>
+#include <cstdint>
+#include <type_traits>
+
+#include "lathe/backend/cpu/strided.h"
+#include "lathe/backend/cuda/runtime.h"
+
+namespace lathe::cuda {
+
+// float for the 16-bit floats, the type itself otherwise (as lathe::compute_t).
+template <typename T>
+using compute_of =
+    std::conditional_t<std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>, float, T>;
+
+template <typename T>
+__device__ __forceinline__ compute_of<T> load_c(T v) {
+  if constexpr (std::is_same_v<T, __half>) {
+    return __half2float(v);
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return __bfloat162float(v);
+  } else {
+    return v;
+  }
+}
+
+// Converts a compute value to storage type T as lathe's CPU code does.
+template <typename T, typename C>
+__device__ __forceinline__ T store_c(C v) {
+  if constexpr (std::is_same_v<T, __half>) {
+    return __float2half_rn(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return __float2bfloat16_rn(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return v != C(0);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+// Calls f(T{}) with the device type of dtype d.
+template <typename F>
+decltype(auto) dispatch_device(Dtype d, F&& f) {
+  switch (d.val) {
+    case Dtype::Val::bool_: return f(bool{});
+    case Dtype::Val::uint8: return f(uint8_t{});
+    case Dtype::Val::uint32: return f(uint32_t{});
+    case Dtype::Val::int8: return f(int8_t{});
+    case Dtype::Val::int32: return f(int32_t{});
+    case Dtype::Val::int64: return f(int64_t{});
+    case Dtype::Val::float16: return f(__half{});
+    case Dtype::Val::bfloat16: return f(__nv_bfloat16{});
+    case Dtype::Val::float32: return f(float{});
+    case Dtype::Val::float64: return f(double{});
+  }
+  return f(float{});
+}
+
+// Calls f(T{}) with an unsigned type of the element size (for copies).
+template <typename F>
+decltype(auto) dispatch_bits(size_t size, F&& f) {
+  switch (size) {
+    case 1: return f(uint8_t{});
+    case 2: return f(uint16_t{});
+    case 4: return f(uint32_t{});
+    default: return f(uint64_t{});
+  }
+}
+
+inline constexpr int kMaxDims = 8;
+
+// N operands walked over one shape: element offsets of linear index i.
+template <int N>
+struct Layout {
+  int ndim = 1;
+  int64_t shape[kMaxDims] = {1};
+  int64_t strides[N][kMaxDims] = {};
+
+  __device__ __forceinline__ void offsets(int64_t i, int64_t (&off)[N]) const {
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] = 0;
+    for (int d = ndim - 1; d >= 0; --d) {
+      int64_t c = i % shape[d];
+      i /= shape[d];
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[k] += c * strides[k][d];
+    }
+  }
+};
+
+// Collapses dims that are jointly contiguous; throws naming op past kMaxDims.
+template <int N>
+Layout<N> make_layout(const char* op, const Shape& shape, const std::array<const Strides*, N>& st) {
+  auto c = cpu::collapse<N>(shape, st);
+  if (c.shape.size() > kMaxDims) {
+    throw Error(std::string("[") + op + "] more than " + std::to_string(kMaxDims) +
+                " non-mergeable dimensions are not supported on cuda yet");
+  }
+  Layout<N> l;
+  l.ndim = static_cast<int>(c.shape.size());
+  for (int d = 0; d < l.ndim; ++d) {
+    l.shape[d] = c.shape[d];
+    for (int k = 0; k < N; ++k) l.strides[k][d] = c.strides[k][d];
+  }
+  return l;
+}
+
+// Writes src's elements row-major into dst (same dtype) on the current stream.
+void copy_to_contiguous(const detail::Node& src, void* dst);
+
+}  // namespace lathe::cuda
