@@ -15,6 +15,7 @@ class RmsNorm : public Primitive {
   RmsNorm(float eps, bool has_weight) : eps_(eps), has_weight_(has_weight) {}
   const char* name() const override { return "rms_norm"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const RmsNorm&>(o);
     return p.eps_ == eps_ && p.has_weight_ == has_weight_;
@@ -83,6 +84,7 @@ class Rope : public Primitive {
   explicit Rope(Params p) : p_(p) {}
   const char* name() const override { return "rope"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& q = static_cast<const Rope&>(o).p_;
     return q.dims == p_.dims && q.traditional == p_.traditional && q.base == p_.base &&
@@ -109,6 +111,7 @@ class Attention : public Primitive {
   explicit Attention(Params p) : p_(p) {}
   const char* name() const override { return "scaled_dot_product_attention"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& q = static_cast<const Attention&>(o).p_;
     return q.scale == p_.scale && q.causal == p_.causal && q.window == p_.window &&

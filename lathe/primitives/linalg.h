@@ -11,6 +11,7 @@ class Matmul : public Primitive {
  public:
   const char* name() const override { return "matmul"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive&) const override { return true; }
 };
 
@@ -20,6 +21,7 @@ class AddMM : public Primitive {
   AddMM(float alpha, float beta) : alpha_(alpha), beta_(beta) {}
   const char* name() const override { return "addmm"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const AddMM&>(o);
     return p.alpha_ == alpha_ && p.beta_ == beta_;

@@ -22,6 +22,7 @@ class Reduce : public Primitive {
       : op_(op), axes_(std::move(axes)), ddof_(ddof) {}
   const char* name() const override { return reduce_name(op_); }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Reduce&>(o);
     return p.op_ == op_ && p.axes_ == axes_ && p.ddof_ == ddof_;
@@ -45,6 +46,7 @@ class ArgReduce : public Primitive {
   ArgReduce(ArgReduceOp op, int axis) : op_(op), axis_(axis) {}
   const char* name() const override { return op_ == ArgReduceOp::argmax ? "argmax" : "argmin"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const ArgReduce&>(o);
     return p.op_ == op_ && p.axis_ == axis_;
@@ -86,6 +88,7 @@ class Softmax : public Primitive {
   Softmax(int axis, bool precise) : axis_(axis), precise_(precise) {}
   const char* name() const override { return "softmax"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Softmax&>(o);
     return p.axis_ == axis_ && p.precise_ == precise_;

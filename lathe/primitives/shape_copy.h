@@ -16,6 +16,7 @@ class Concatenate : public Primitive {
   explicit Concatenate(int axis) : axis_(axis) {}
   const char* name() const override { return "concatenate"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Concatenate&>(o).axis_ == axis_;
   }
@@ -35,6 +36,7 @@ class SliceUpdate : public Primitive {
   SliceUpdate(Shape start, Shape steps) : start_(std::move(start)), steps_(std::move(steps)) {}
   const char* name() const override { return "slice_update"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const SliceUpdate&>(o);
     return p.start_ == start_ && p.steps_ == steps_;
@@ -53,6 +55,7 @@ class Pad : public Primitive {
   Pad(Shape low, PadMode mode, double value) : low_(std::move(low)), mode_(mode), value_(value) {}
   const char* name() const override { return "pad"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Pad&>(o);
     return p.low_ == low_ && p.mode_ == mode_ && p.value_ == value_;

@@ -41,6 +41,16 @@ __global__ void arange_kernel(T* dst, double start, double step, int64_t n) {
   }
 }
 
+template <typename T>
+__global__ void scatter_kernel(const T* src, T* dst, Layout<2> l, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t off[2];
+    l.offsets(i, off);
+    dst[off[1]] = src[off[0]];
+  }
+}
+
 void copy_into(const Node& in, Node& out) {
   out.allocate();
   copy_to_contiguous(in, out.raw());
@@ -63,6 +73,31 @@ void copy_to_contiguous(const Node& src, void* dst) {
                                                                 l, static_cast<int64_t>(n));
   });
   check_launch("copy");
+}
+
+void copy_strided(const Node& src, void* dst_base, const Strides& dst_strides) {
+  const size_t n = src.size();
+  if (n == 0) return;
+  Layout<2> l = make_layout<2>("copy", src.shape, {&src.strides, &dst_strides});
+  dispatch_bits(src.dtype.size(), [&](auto t) {
+    using T = decltype(t);
+    scatter_kernel<T><<<grid_for(n), 256, 0, current_stream()>>>(
+        src.data<T>(), static_cast<T*>(dst_base), l, static_cast<int64_t>(n));
+  });
+  check_launch("copy");
+}
+
+void fill(Node& out, double value) {
+  const size_t n = out.size();
+  if (n == 0) return;
+  dispatch_bits(out.dtype.size(), [&](auto t) {
+    using T = decltype(t);
+    T v{};
+    convert_elements(&value, float64, &v, out.dtype, 1);
+    fill_kernel<T>
+        <<<grid_for(n), 256, 0, current_stream()>>>(out.data<T>(), v, static_cast<int64_t>(n));
+  });
+  check_launch("fill");
 }
 
 }  // namespace cuda
@@ -92,15 +127,7 @@ void Contiguous::eval_cuda(const NodeList& in, Node& out) {
 
 void Full::eval_cuda(const NodeList&, Node& out) {
   out.allocate();
-  const size_t n = out.size();
-  if (n == 0) return;
-  cuda::dispatch_bits(out.dtype.size(), [&](auto t) {
-    using T = decltype(t);
-    T v{};
-    convert_elements(&value_, float64, &v, out.dtype, 1);
-    cuda::fill_kernel<T><<<cuda::grid_for(n), 256, 0, cuda::current_stream()>>>(
-        out.data<T>(), v, static_cast<int64_t>(n));
-  });
+  cuda::fill(out, value_);
 }
 
 void Arange::eval_cuda(const NodeList&, Node& out) {

@@ -47,30 +47,6 @@ __global__ void select_kernel(const bool* c, const T* a, const T* b, T* out, Lay
   }
 }
 
-// A value of any dtype, in the compute type of its source.
-struct AnyValue {
-  double f;
-  int64_t i;
-  bool floating;
-};
-
-__device__ __forceinline__ AnyValue load_any(const void* p, int64_t k, Dtype::Val d) {
-  switch (d) {
-    case Dtype::Val::bool_: return {0, static_cast<const bool*>(p)[k] ? 1 : 0, false};
-    case Dtype::Val::uint8: return {0, static_cast<const uint8_t*>(p)[k], false};
-    case Dtype::Val::uint32: return {0, static_cast<const uint32_t*>(p)[k], false};
-    case Dtype::Val::int8: return {0, static_cast<const int8_t*>(p)[k], false};
-    case Dtype::Val::int32: return {0, static_cast<const int32_t*>(p)[k], false};
-    case Dtype::Val::int64: return {0, static_cast<const int64_t*>(p)[k], false};
-    case Dtype::Val::float16: return {__half2float(static_cast<const __half*>(p)[k]), 0, true};
-    case Dtype::Val::bfloat16:
-      return {__bfloat162float(static_cast<const __nv_bfloat16*>(p)[k]), 0, true};
-    case Dtype::Val::float32: return {static_cast<const float*>(p)[k], 0, true};
-    case Dtype::Val::float64: return {static_cast<const double*>(p)[k], 0, true};
-  }
-  return {0, 0, false};
-}
-
 template <typename T>
 __device__ __forceinline__ T convert_any(const AnyValue& v) {
   if constexpr (std::is_same_v<T, bool>) {
@@ -111,6 +87,11 @@ __global__ void astype_kernel(const void* x, Dtype::Val from, void* out, Dtype::
   }
 }
 
+template <typename T>
+__global__ void scale_kernel(T* x, double factor, int64_t n) {
+  LATHE_GRID_LOOP(i, n) { x[i] = store_c<T>(load_c(x[i]) * static_cast<compute_of<T>>(factor)); }
+}
+
 bool floating_only(UnaryOp op) {
   return op != UnaryOp::negative && op != UnaryOp::abs && op != UnaryOp::square &&
          op != UnaryOp::relu && op != UnaryOp::sign && op != UnaryOp::bitwise_not &&
@@ -118,6 +99,30 @@ bool floating_only(UnaryOp op) {
 }
 
 }  // namespace
+
+void convert_broadcast(const Node& src, Node& out) {
+  const int64_t n = static_cast<int64_t>(out.size());
+  if (n == 0) return;
+  Strides st = broadcast_strides(src, out.shape);
+  Layout<1> l = make_layout<1>("astype", out.shape, {&st});
+  astype_kernel<<<grid_for(n), 256, 0, current_stream()>>>(src.raw(), src.dtype.val, out.raw(),
+                                                           out.dtype.val, l, false, n);
+  check_launch("astype");
+}
+
+void scale(Node& out, double factor) {
+  const int64_t n = static_cast<int64_t>(out.size());
+  if (n == 0) return;
+  dispatch_device(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_floating_point_v<compute_of<T>>) {
+      scale_kernel<T><<<grid_for(n), 256, 0, current_stream()>>>(out.data<T>(), factor, n);
+    } else {
+      throw Error(std::string("[scale] not defined for ") + out.dtype.name());
+    }
+  });
+  check_launch("scale");
+}
 
 }  // namespace cuda
 

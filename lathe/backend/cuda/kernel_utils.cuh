@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "lathe/backend/cpu/strided.h"
+#include "lathe/backend/cuda/copy.h"
 #include "lathe/backend/cuda/runtime.h"
 
 namespace lathe::cuda {
@@ -73,6 +74,71 @@ decltype(auto) dispatch_bits(size_t size, F&& f) {
   }
 }
 
+// A value of any dtype, in the compute type of its source.
+struct AnyValue {
+  double f;
+  int64_t i;
+  bool floating;
+};
+
+__device__ __forceinline__ AnyValue load_any(const void* p, int64_t k, Dtype::Val d) {
+  switch (d) {
+    case Dtype::Val::bool_: return {0, static_cast<const bool*>(p)[k] ? 1 : 0, false};
+    case Dtype::Val::uint8: return {0, static_cast<const uint8_t*>(p)[k], false};
+    case Dtype::Val::uint32: return {0, static_cast<const uint32_t*>(p)[k], false};
+    case Dtype::Val::int8: return {0, static_cast<const int8_t*>(p)[k], false};
+    case Dtype::Val::int32: return {0, static_cast<const int32_t*>(p)[k], false};
+    case Dtype::Val::int64: return {0, static_cast<const int64_t*>(p)[k], false};
+    case Dtype::Val::float16: return {__half2float(static_cast<const __half*>(p)[k]), 0, true};
+    case Dtype::Val::bfloat16:
+      return {__bfloat162float(static_cast<const __nv_bfloat16*>(p)[k]), 0, true};
+    case Dtype::Val::float32: return {static_cast<const float*>(p)[k], 0, true};
+    case Dtype::Val::float64: return {static_cast<const double*>(p)[k], 0, true};
+  }
+  return {0, 0, false};
+}
+
+// The value as double (parameters of the fused ops: weights, offsets, masks).
+__device__ __forceinline__ double load_double(const void* p, int64_t k, Dtype::Val d) {
+  AnyValue v = load_any(p, k, d);
+  return v.floating ? v.f : static_cast<double>(v.i);
+}
+
+template <typename A>
+__device__ __forceinline__ bool is_nan_dev(A x) {
+  if constexpr (std::is_floating_point_v<A>) {
+    return isnan(x);
+  } else {
+    return false;
+  }
+}
+
+// Keeps a NaN once seen (numpy propagates NaN).
+template <typename A>
+__device__ __forceinline__ A nan_max(A acc, A x) {
+  return (x > acc || is_nan_dev(x)) ? x : acc;
+}
+template <typename A>
+__device__ __forceinline__ A nan_min(A acc, A x) {
+  return (x < acc || is_nan_dev(x)) ? x : acc;
+}
+
+// Tree reduction over a power-of-two block through shared memory; every
+// thread gets the result.
+template <typename A, typename F>
+__device__ A block_reduce(A v, A* sh, F merge) {
+  const unsigned t = threadIdx.x;
+  sh[t] = v;
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (t < s) sh[t] = merge(sh[t], sh[t + s]);
+    __syncthreads();
+  }
+  A r = sh[0];
+  __syncthreads();
+  return r;
+}
+
 inline constexpr int kMaxDims = 8;
 
 // N operands walked over one shape: element offsets of linear index i.
@@ -110,8 +176,5 @@ Layout<N> make_layout(const char* op, const Shape& shape, const std::array<const
   }
   return l;
 }
-
-// Writes src's elements row-major into dst (same dtype) on the current stream.
-void copy_to_contiguous(const detail::Node& src, void* dst);
 
 }  // namespace lathe::cuda

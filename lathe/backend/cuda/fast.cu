@@ -1,0 +1,313 @@
+// CUDA kernels of the fused ops: rms_norm (one block per row), rope (one
+// thread per output element, angles in double as on the CPU) and attention
+// (one block per query row: an online softmax over blocks of keys, with GQA,
+// causal and sliding-window limits, masks and sinks). Accumulation is in float
+// (double for float64). Parameters of any dtype are read through load_double.
+#include <limits>
+
+#include "lathe/backend/cuda/kernel_utils.cuh"
+#include "lathe/primitives/fast.h"
+
+namespace lathe {
+
+using detail::Node;
+
+namespace cuda {
+
+namespace {
+
+template <typename T>
+using acc_of = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+// A small parameter array (weights, offsets, freqs, sinks) read by index.
+struct Param {
+  const void* ptr = nullptr;
+  int64_t stride = 0;
+  Dtype::Val dtype = Dtype::Val::float32;
+  __device__ double at(int64_t i) const { return load_double(ptr, i * stride, dtype); }
+};
+
+Param param_of(const Node& n) {
+  Param p;
+  p.ptr = n.raw();
+  p.stride = n.shape.empty() || n.size() == 1 ? 0 : n.strides.back();
+  p.dtype = n.dtype.val;
+  return p;
+}
+
+template <typename T>
+__global__ void rms_norm_kernel(const T* x, T* out, Layout<1> rows, int64_t count, int64_t n,
+                                int64_t stride, Param w, bool has_weight, float eps) {
+  using A = acc_of<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  A* sh = reinterpret_cast<A*>(smem);
+  for (int64_t r = blockIdx.x; r < count; r += gridDim.x) {
+    int64_t base[1];
+    rows.offsets(r, base);
+    A ss = 0;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      A v = static_cast<A>(load_c(x[base[0] + i * stride]));
+      ss += v * v;
+    }
+    ss = block_reduce(ss, sh, [](A a, A b) { return a + b; });
+    const A inv = A(1) / sqrt(ss / static_cast<A>(n) + static_cast<A>(eps));
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      A v = static_cast<A>(load_c(x[base[0] + i * stride]));
+      A wi = has_weight ? static_cast<A>(w.at(i)) : A(1);
+      out[r * n + i] = store_c<T>(v * inv * wi);
+    }
+  }
+}
+
+struct RopeArgs {
+  int64_t t_len, d, half, dims, ts, ds, per_batch, rows;
+  bool traditional, offset_is_array, has_freqs;
+  double scale, base;
+  int64_t offset;
+  Param offsets, freqs;
+};
+
+template <typename T>
+__global__ void rope_kernel(const T* x, T* out, Layout<1> outer, RopeArgs a) {
+  using A = acc_of<T>;
+  const int64_t total = a.rows * a.t_len * a.d;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = e % a.d;
+    const int64_t t = (e / a.d) % a.t_len;
+    const int64_t r = e / (a.d * a.t_len);
+    int64_t base[1];
+    outer.offsets(r, base);
+    const T* row = x + base[0] + t * a.ts;
+    if (j >= a.dims) {
+      out[e] = row[j * a.ds];
+      continue;
+    }
+    const int64_t off =
+        a.offset_is_array ? static_cast<int64_t>(a.offsets.at(r / a.per_batch)) : a.offset;
+    const int64_t i = a.traditional ? j / 2 : (j < a.half ? j : j - a.half);
+    const double inv_freq =
+        a.has_freqs ? 1.0 / a.freqs.at(i) : pow(a.base, -2.0 * double(i) / double(a.dims));
+    const double angle = static_cast<double>(off + t) * a.scale * inv_freq;
+    const A c = static_cast<A>(cos(angle)), s = static_cast<A>(sin(angle));
+    const int64_t i1 = a.traditional ? 2 * i : i, i2 = a.traditional ? 2 * i + 1 : i + a.half;
+    const A x1 = static_cast<A>(load_c(row[i1 * a.ds])),
+            x2 = static_cast<A>(load_c(row[i2 * a.ds]));
+    A y;
+    if (a.traditional) {
+      y = (j % 2 == 0) ? x1 * c - x2 * s : x1 * s + x2 * c;
+    } else {
+      y = j < a.half ? x1 * c - x2 * s : x2 * c + x1 * s;
+    }
+    out[e] = store_c<T>(y);
+  }
+}
+
+struct AttnArgs {
+  int64_t b, hq, tq, d, hkv, tk, dv, group;
+  int64_t qs[4], ks[4], vs[4], ms[4];
+  float scale;
+  bool causal, has_mask, has_sinks;
+  int window;
+  const void* mask;
+  Dtype::Val mask_dtype;
+  Param sinks;
+};
+
+// One block per (b, h, t). Keys are taken blockDim at a time: each thread
+// scores one key, the block folds the chunk into the running softmax.
+template <typename T>
+__global__ void attention_kernel(const T* q, const T* k, const T* v, T* out, AttnArgs a) {
+  using A = acc_of<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  A* qr = reinterpret_cast<A*>(smem);  // d
+  A* acc = qr + a.d;                   // dv
+  A* w = acc + a.dv;                   // blockDim
+  A* red = w + blockDim.x;             // blockDim
+  const A neg_inf = -INFINITY;
+  const int64_t rows = a.b * a.hq * a.tq;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const int64_t t = row % a.tq, h = (row / a.tq) % a.hq, b = row / (a.tq * a.hq);
+    const int64_t kh = h / a.group, pos = t + a.tk - a.tq;
+    const int64_t lo = a.window > 0 ? max(int64_t(0), pos - a.window + 1) : 0;
+    const int64_t hi = (a.causal || a.window > 0) ? min(pos, a.tk - 1) : a.tk - 1;
+    const T* qp = q + b * a.qs[0] + h * a.qs[1] + t * a.qs[2];
+    const T* kp = k + b * a.ks[0] + kh * a.ks[1];
+    const T* vp = v + b * a.vs[0] + kh * a.vs[1];
+    for (int64_t i = threadIdx.x; i < a.d; i += blockDim.x) {
+      qr[i] = static_cast<A>(load_c(qp[i * a.qs[3]])) * static_cast<A>(a.scale);
+    }
+    for (int64_t i = threadIdx.x; i < a.dv; i += blockDim.x) acc[i] = 0;
+    __syncthreads();
+    A run_max = neg_inf, run_sum = 0;
+    for (int64_t j0 = lo; j0 <= hi; j0 += blockDim.x) {
+      const int64_t j = j0 + threadIdx.x;
+      A s = neg_inf;
+      if (j <= hi) {
+        s = 0;
+        const T* kr = kp + j * a.ks[2];
+        for (int64_t i = 0; i < a.d; ++i) s += qr[i] * static_cast<A>(load_c(kr[i * a.ks[3]]));
+        if (a.has_mask) {
+          const int64_t mo = b * a.ms[0] + h * a.ms[1] + t * a.ms[2] + j * a.ms[3];
+          if (a.mask_dtype == Dtype::Val::bool_) {
+            if (!static_cast<const bool*>(a.mask)[mo]) s = neg_inf;
+          } else {
+            s += static_cast<A>(load_double(a.mask, mo, a.mask_dtype));
+          }
+        }
+      }
+      const A block_max = block_reduce(s, red, [](A x, A y) { return x > y ? x : y; });
+      if (block_max == neg_inf) continue;  // uniform across the block
+      const A new_max = run_max > block_max ? run_max : block_max;
+      const A c = exp(run_max - new_max);
+      const A wj = s == neg_inf ? A(0) : exp(s - new_max);
+      w[threadIdx.x] = wj;
+      const A chunk_sum = block_reduce(wj, red, [](A x, A y) { return x + y; });
+      run_sum = run_sum * c + chunk_sum;
+      run_max = new_max;
+      const int64_t jn = min(int64_t(blockDim.x), hi + 1 - j0);
+      for (int64_t i = threadIdx.x; i < a.dv; i += blockDim.x) {
+        A sum = acc[i] * c;
+        for (int64_t jj = 0; jj < jn; ++jj) {
+          sum += w[jj] * static_cast<A>(load_c(vp[(j0 + jj) * a.vs[2] + i * a.vs[3]]));
+        }
+        acc[i] = sum;
+      }
+      __syncthreads();
+    }
+    A denom = run_sum, c = 1;
+    if (a.has_sinks) {
+      const A s = static_cast<A>(a.sinks.at(h));
+      const A m = run_max > s ? run_max : s;
+      c = exp(run_max - m);
+      denom = denom * c + exp(s - m);
+    }
+    const A f = denom > 0 ? c / denom : A(0);
+    T* y = out + row * a.dv;
+    for (int64_t i = threadIdx.x; i < a.dv; i += blockDim.x) y[i] = store_c<T>(acc[i] * f);
+    __syncthreads();
+  }
+}
+
+unsigned blocks_of(int64_t n) {
+  return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(n, 1), 1 << 30));
+}
+
+template <typename F>
+void dispatch_float(Dtype d, const char* op, F&& f) {
+  if (d == float32) return f(float{});
+  if (d == float16) return f(__half{});
+  if (d == bfloat16) return f(__nv_bfloat16{});
+  if (d == float64) return f(double{});
+  throw Error(std::string("[") + op + "] not defined for " + d.name());
+}
+
+}  // namespace
+
+}  // namespace cuda
+
+void RmsNorm::eval_cuda(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  out.allocate();
+  if (out.size() == 0) return;
+  Shape rs(x.shape.begin(), x.shape.end() - 1);
+  Strides rst(x.strides.begin(), x.strides.end() - 1);
+  const int64_t n = x.shape.back(), count = static_cast<int64_t>(shape_size(rs));
+  auto rows = cuda::make_layout<1>(name(), rs, {&rst});
+  cuda::Param w;
+  if (has_weight_) w = cuda::param_of(*in[1]);
+  cuda::dispatch_float(x.dtype, name(), [&](auto t) {
+    using T = decltype(t);
+    using A = cuda::acc_of<T>;
+    cuda::rms_norm_kernel<T>
+        <<<cuda::blocks_of(count), 256, 256 * sizeof(A), cuda::current_stream()>>>(
+            x.data<T>(), out.data<T>(), rows, count, n, x.strides.back(), w, has_weight_, eps_);
+  });
+}
+
+void Rope::eval_cuda(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  out.allocate();
+  if (out.size() == 0) return;
+  const int nd = static_cast<int>(x.shape.size());
+  Shape outer(x.shape.begin(), x.shape.end() - 2);
+  Strides outer_in(x.strides.begin(), x.strides.end() - 2);
+  cuda::RopeArgs a{};
+  a.t_len = x.shape[nd - 2];
+  a.d = x.shape[nd - 1];
+  a.dims = p_.dims;
+  a.half = p_.dims / 2;
+  a.ts = x.strides[nd - 2];
+  a.ds = x.strides[nd - 1];
+  a.rows = static_cast<int64_t>(shape_size(outer));
+  a.traditional = p_.traditional;
+  a.scale = p_.scale;
+  a.base = p_.base;
+  a.offset = p_.offset;
+  a.offset_is_array = p_.offset_is_array;
+  a.has_freqs = p_.has_freqs;
+  size_t next = 1;
+  a.per_batch = 1;
+  if (p_.offset_is_array) {
+    a.offsets = cuda::param_of(*in[next++]);
+    if (in[1]->size() > 1) a.per_batch = a.rows / x.shape[0];
+  }
+  if (p_.has_freqs) a.freqs = cuda::param_of(*in[next]);
+  auto layout = cuda::make_layout<1>(name(), outer, {&outer_in});
+  const size_t total = out.size();
+  cuda::dispatch_float(x.dtype, name(), [&](auto t) {
+    using T = decltype(t);
+    cuda::rope_kernel<T><<<cuda::grid_for(total), 256, 0, cuda::current_stream()>>>(
+        x.data<T>(), out.data<T>(), layout, a);
+  });
+}
+
+void Attention::eval_cuda(const NodeList& in, Node& out) {
+  const Node& q = *in[0];
+  const Node& k = *in[1];
+  const Node& v = *in[2];
+  out.allocate();
+  if (out.size() == 0) return;
+  cuda::AttnArgs a{};
+  a.b = q.shape[0];
+  a.hq = q.shape[1];
+  a.tq = q.shape[2];
+  a.d = q.shape[3];
+  a.hkv = k.shape[1];
+  a.tk = k.shape[2];
+  a.dv = v.shape[3];
+  a.group = a.hq / a.hkv;
+  for (int i = 0; i < 4; ++i) {
+    a.qs[i] = q.strides[i];
+    a.ks[i] = k.strides[i];
+    a.vs[i] = v.strides[i];
+  }
+  a.scale = p_.scale;
+  a.causal = p_.causal;
+  a.window = p_.window;
+  a.has_mask = p_.has_mask;
+  a.has_sinks = p_.has_sinks;
+  if (p_.has_mask) {
+    const Node& m = *in[3];
+    Strides ms = broadcast_strides(m, Shape{a.b, a.hq, a.tq, a.tk});
+    for (int i = 0; i < 4; ++i) a.ms[i] = ms[i];
+    a.mask = m.raw();
+    a.mask_dtype = m.dtype.val;
+  }
+  if (p_.has_sinks) a.sinks = cuda::param_of(*in[p_.has_mask ? 4 : 3]);
+  const unsigned threads = 128;
+  const int64_t rows = a.b * a.hq * a.tq;
+  cuda::dispatch_float(q.dtype, name(), [&](auto t) {
+    using T = decltype(t);
+    using A = cuda::acc_of<T>;
+    const size_t shared = (a.d + a.dv + 2 * threads) * sizeof(A);
+    if (shared > 48 * 1024) {
+      throw Error("[scaled_dot_product_attention] head dimensions " + std::to_string(a.d) + "/" +
+                  std::to_string(a.dv) + " are too large for the cuda kernel");
+    }
+    cuda::attention_kernel<T><<<cuda::blocks_of(rows), threads, shared, cuda::current_stream()>>>(
+        q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), a);
+  });
+}
+
+}  // namespace lathe

@@ -1,0 +1,258 @@
+// CUDA kernels of the reductions: Reduce over any set of axes, ArgReduce and
+// Softmax along one axis. One block per output element (or softmax line);
+// the input is walked through two layouts, the kept dims and the reduced dims,
+// so any axes and any strides work without a transposing copy.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "lathe/backend/cuda/kernel_utils.cuh"
+#include "lathe/primitives/reduce.h"
+
+namespace lathe {
+
+using detail::Node;
+
+namespace cuda {
+
+namespace {
+
+template <typename T>
+__global__ void reduce_kernel(ReduceOp op, const T* x, T* out, Layout<1> kept, Layout<1> red,
+                              int64_t outputs, int64_t count, compute_of<T> lowest,
+                              compute_of<T> highest, int ddof) {
+  using A = compute_of<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  A* sh = reinterpret_cast<A*>(smem);
+  for (int64_t o = blockIdx.x; o < outputs; o += gridDim.x) {
+    int64_t base[1];
+    kept.offsets(o, base);
+    // Folds every reduced element with step(acc, x), then merges across the block.
+    auto fold = [&](A init, auto step, auto merge) {
+      A acc = init;
+      for (int64_t r = threadIdx.x; r < count; r += blockDim.x) {
+        int64_t off[1];
+        red.offsets(r, off);
+        acc = step(acc, load_c(x[base[0] + off[0]]));
+      }
+      return block_reduce(acc, sh, merge);
+    };
+    auto add = [](A a, A b) { return static_cast<A>(a + b); };
+    auto mul = [](A a, A b) { return static_cast<A>(a * b); };
+    auto mx = [](A a, A b) { return nan_max(a, b); };
+    auto mn = [](A a, A b) { return nan_min(a, b); };
+    A result{};
+    switch (op) {
+      case ReduceOp::sum: result = fold(A(0), add, add); break;
+      case ReduceOp::prod: result = fold(A(1), mul, mul); break;
+      case ReduceOp::max: result = fold(lowest, mx, mx); break;
+      case ReduceOp::min: result = fold(highest, mn, mn); break;
+      case ReduceOp::all:
+        result = fold(
+            A(1), [](A a, A b) { return static_cast<A>(a && b); },
+            [](A a, A b) { return static_cast<A>(a && b); });
+        break;
+      case ReduceOp::any:
+        result = fold(
+            A(0), [](A a, A b) { return static_cast<A>(a || b); },
+            [](A a, A b) { return static_cast<A>(a || b); });
+        break;
+      default:
+        if constexpr (std::is_floating_point_v<A>) {
+          const A n = static_cast<A>(count);
+          if (op == ReduceOp::mean) {
+            result = fold(A(0), add, add) / n;
+          } else if (op == ReduceOp::var) {
+            const A mean = fold(A(0), add, add) / n;
+            const A dev = fold(
+                A(0), [mean](A a, A v) { return a + (v - mean) * (v - mean); }, add);
+            result = dev / static_cast<A>(count - ddof > 0 ? count - ddof : 0);
+          } else {  // logsumexp
+            const A m = fold(lowest, mx, mx);
+            const A s = fold(
+                A(0), [m](A a, A v) { return a + exp(v - m); }, add);
+            result = isfinite(m) ? m + log(s) : m;
+          }
+        }
+        break;
+    }
+    if (threadIdx.x == 0) out[o] = store_c<T>(result);
+  }
+}
+
+template <bool MAX, typename T>
+__global__ void arg_reduce_kernel(const T* x, uint32_t* out, Layout<1> kept, int64_t outputs,
+                                  int64_t n, int64_t stride) {
+  using A = compute_of<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  int64_t* idx = reinterpret_cast<int64_t*>(smem);
+  for (int64_t o = blockIdx.x; o < outputs; o += gridDim.x) {
+    int64_t base[1];
+    kept.offsets(o, base);
+    // Each thread's first best (a NaN beats everything), then the block's.
+    int64_t best = -1;
+    A bv{};
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      A v = load_c(x[base[0] + i * stride]);
+      if (best >= 0 && is_nan_dev(bv)) break;
+      if (best < 0 || is_nan_dev(v) || (MAX ? v > bv : v < bv)) {
+        best = i;
+        bv = v;
+      }
+    }
+    auto value = [&](int64_t i) { return load_c(x[base[0] + i * stride]); };
+    auto pick = [&](int64_t a, int64_t b) -> int64_t {
+      if (a < 0) return b;
+      if (b < 0) return a;
+      A va = value(a), vb = value(b);
+      bool na = is_nan_dev(va), nb = is_nan_dev(vb);
+      if (na || nb) return na && nb ? (a < b ? a : b) : (na ? a : b);
+      if (MAX ? va > vb : va < vb) return a;
+      if (MAX ? vb > va : vb < va) return b;
+      return a < b ? a : b;
+    };
+    int64_t r = block_reduce(best, idx, pick);
+    if (threadIdx.x == 0) out[o] = static_cast<uint32_t>(r < 0 ? 0 : r);
+  }
+}
+
+template <typename T>
+__global__ void softmax_kernel(const T* x, T* out, Layout<2> lines, int64_t count, int64_t n,
+                               int64_t in_stride, int64_t out_stride, compute_of<T> lowest) {
+  using A = compute_of<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  A* sh = reinterpret_cast<A*>(smem);
+  for (int64_t o = blockIdx.x; o < count; o += gridDim.x) {
+    int64_t base[2];
+    lines.offsets(o, base);
+    A m = lowest;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      m = nan_max(m, load_c(x[base[0] + i * in_stride]));
+    }
+    m = block_reduce(m, sh, [](A a, A b) { return nan_max(a, b); });
+    A s = 0;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      s += exp(load_c(x[base[0] + i * in_stride]) - m);
+    }
+    s = block_reduce(s, sh, [](A a, A b) { return a + b; });
+    const A inv = A(1) / s;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      out[base[1] + i * out_stride] = store_c<T>(exp(load_c(x[base[0] + i * in_stride]) - m) * inv);
+    }
+  }
+}
+
+// A power-of-two block size for n items per block.
+unsigned block_for(int64_t n) {
+  unsigned b = 32;
+  while (b < 256 && b < n) b <<= 1;
+  return b;
+}
+
+unsigned blocks_for(int64_t outputs) {
+  return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(outputs, 1), 1 << 30));
+}
+
+template <typename A>
+A lowest_of() {
+  if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
+  return std::numeric_limits<A>::lowest();
+}
+template <typename A>
+A highest_of() {
+  if constexpr (std::is_floating_point_v<A>) return std::numeric_limits<A>::infinity();
+  return std::numeric_limits<A>::max();
+}
+
+}  // namespace
+
+}  // namespace cuda
+
+void Reduce::eval_cuda(const NodeList& inputs, Node& out) {
+  const Node& in = *inputs[0];
+  out.allocate();
+  const int64_t outputs = static_cast<int64_t>(out.size());
+  if (outputs == 0) return;
+  Shape ks, rs;
+  Strides kst, rst;
+  for (int d = 0; d < static_cast<int>(in.shape.size()); ++d) {
+    bool reduced = std::binary_search(axes_.begin(), axes_.end(), d);
+    (reduced ? rs : ks).push_back(in.shape[d]);
+    (reduced ? rst : kst).push_back(in.strides[d]);
+  }
+  const int64_t count = static_cast<int64_t>(shape_size(rs));
+  auto kept = cuda::make_layout<1>(name(), ks, {&kst});
+  auto red = cuda::make_layout<1>(name(), rs, {&rst});
+  const unsigned threads = cuda::block_for(count);
+  cuda::dispatch_device(in.dtype, [&](auto t) {
+    using T = decltype(t);
+    using A = cuda::compute_of<T>;
+    cuda::reduce_kernel<T>
+        <<<cuda::blocks_for(outputs), threads, threads * sizeof(A), cuda::current_stream()>>>(
+            op_, in.data<T>(), out.data<T>(), kept, red, outputs, count, cuda::lowest_of<A>(),
+            cuda::highest_of<A>(), ddof_);
+  });
+}
+
+void ArgReduce::eval_cuda(const NodeList& inputs, Node& out) {
+  const Node& in = *inputs[0];
+  out.allocate();
+  const int64_t outputs = static_cast<int64_t>(out.size());
+  if (outputs == 0) return;
+  Shape ks;
+  Strides kst;
+  for (int d = 0; d < static_cast<int>(in.shape.size()); ++d) {
+    if (d == axis_) continue;
+    ks.push_back(in.shape[d]);
+    kst.push_back(in.strides[d]);
+  }
+  const int64_t n = in.shape[axis_];
+  auto kept = cuda::make_layout<1>(name(), ks, {&kst});
+  const unsigned threads = cuda::block_for(n);
+  cuda::dispatch_device(in.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto s = cuda::current_stream();
+    if (op_ == ArgReduceOp::argmax) {
+      cuda::arg_reduce_kernel<true, T>
+          <<<cuda::blocks_for(outputs), threads, threads * sizeof(int64_t), s>>>(
+              in.data<T>(), out.data<uint32_t>(), kept, outputs, n, in.strides[axis_]);
+    } else {
+      cuda::arg_reduce_kernel<false, T>
+          <<<cuda::blocks_for(outputs), threads, threads * sizeof(int64_t), s>>>(
+              in.data<T>(), out.data<uint32_t>(), kept, outputs, n, in.strides[axis_]);
+    }
+  });
+}
+
+void Softmax::eval_cuda(const NodeList& inputs, Node& out) {
+  const Node& in = *inputs[0];
+  out.allocate();
+  if (out.size() == 0) return;
+  const Strides os = row_strides(out.shape);
+  Shape ls;
+  Strides ist, ost;
+  for (int d = 0; d < static_cast<int>(in.shape.size()); ++d) {
+    if (d == axis_) continue;
+    ls.push_back(in.shape[d]);
+    ist.push_back(in.strides[d]);
+    ost.push_back(os[d]);
+  }
+  const int64_t lines = static_cast<int64_t>(shape_size(ls));
+  const int64_t n = in.shape[axis_];
+  auto layout = cuda::make_layout<2>("softmax", ls, {&ist, &ost});
+  const unsigned threads = cuda::block_for(n);
+  cuda::dispatch_device(in.dtype, [&](auto t) {
+    using T = decltype(t);
+    using A = cuda::compute_of<T>;
+    if constexpr (std::is_floating_point_v<A>) {
+      cuda::softmax_kernel<T>
+          <<<cuda::blocks_for(lines), threads, threads * sizeof(A), cuda::current_stream()>>>(
+              in.data<T>(), out.data<T>(), layout, lines, n, in.strides[axis_], os[axis_],
+              cuda::lowest_of<A>());
+    } else {
+      throw Error(std::string("[softmax] not defined for ") + in.dtype.name());
+    }
+  });
+}
+
+}  // namespace lathe
