@@ -1,5 +1,6 @@
 #include "lathe/core/array.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -72,7 +73,7 @@ namespace {
 std::atomic<uint64_t> next_id{1};
 
 // C++ scalars live on the host and adopt the device of the other operands.
-bool device_neutral(const Node& n) { return n.weak_scalar && n.device == Device::cpu; }
+bool device_neutral(const Node& n) { return n.host_scalar && n.device == Device::cpu; }
 
 Device inferred_device(const std::vector<std::shared_ptr<Node>>& inputs) {
   for (auto& in : inputs) {
@@ -169,6 +170,7 @@ std::shared_ptr<detail::Node> scalar_node(const void* v, Dtype d) {
   auto n = std::make_shared<detail::Node>(Shape{}, d, nullptr,
                                           std::vector<std::shared_ptr<detail::Node>>{});
   n->weak_scalar = true;
+  n->host_scalar = true;
   n->device = Device::cpu;
   n->allocate();
   std::memcpy(n->raw(), v, d.size());
@@ -199,8 +201,12 @@ Array::Array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> prim, std::vec
     a.check_valid(op);
     ins.push_back(a.node_);
   }
+  // Arithmetic on C++ scalars alone stays a host scalar (e.g. a scalar's astype).
+  const bool host_scalar = !ins.empty() && shape.empty() &&
+                           std::all_of(ins.begin(), ins.end(),
+                                       [](const auto& in) { return detail::device_neutral(*in); });
   // Nothing migrates silently: every array input must be on one device.
-  const Device device = detail::inferred_device(ins);
+  const Device device = host_scalar ? Device::cpu : detail::inferred_device(ins);
   for (auto& in : ins) {
     if (!detail::device_neutral(*in) && in->device != device) {
       throw Error(std::string("[") + op + "] inputs are on different devices (" +
@@ -220,6 +226,8 @@ Array::Array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> prim, std::vec
     }
   }
   node_ = std::make_shared<detail::Node>(std::move(shape), dtype, std::move(prim), std::move(ins));
+  node_->device = device;
+  node_->host_scalar = host_scalar;
   node_->handles.fetch_add(1);
   if (detail::tracking_enabled()) detail::tracker().track(node_);
 }

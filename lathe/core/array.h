@@ -65,6 +65,9 @@ class Node {
   // adopt it), or the default device for a node without array inputs.
   Device device = Device::cpu;
   bool weak_scalar = false;  // a C++ scalar: adopts the other operand's dtype
+  // A C++ scalar, or a 0-d result computed from them alone: it lives on the
+  // host and adopts the device of the other operands (copied there in the graph).
+  bool host_scalar = false;
 
   // Graph (dropped once the node is computed).
   std::shared_ptr<Primitive> primitive;

@@ -9,6 +9,7 @@
 #include "lathe/core/compile_tape.h"
 #include "lathe/core/tracker.h"
 #include "lathe/ops/util.h"
+#include "lathe/primitives/device.h"
 #include "lathe/primitives/shape.h"
 
 namespace lathe {
@@ -29,7 +30,17 @@ class Placeholder : public Primitive {
         "[compile] an array inside a compiled function cannot be evaluated while it is traced "
         "(its inputs are placeholders); return it instead");
   }
+#ifdef LATHE_HAS_CUDA
+  void eval_cuda(const NodeList& in, Node& out) override { eval_cpu(in, out); }
+#endif
 };
+
+// The device copy of a C++ scalar (or of a host expression of C++ scalars only,
+// such as its astype) that a GPU op reads: a constant of the trace.
+bool is_scalar_copy(const Node& n) {
+  return n.inputs.size() == 1 && n.inputs[0]->host_scalar &&
+         dynamic_cast<const ToDevice*>(n.primitive.get()) != nullptr;
+}
 
 struct Trace {
   Tape tape;
@@ -63,7 +74,8 @@ Tape record(const std::vector<Array>& placeholders, const std::vector<Array>& ou
     tape.input_dtypes.push_back(placeholders[i].node().dtype);
   }
   auto is_constant = [&](const std::shared_ptr<Node>& n) {
-    return n->id < first_id || !n->primitive || n->status.load() != Status::lazy;
+    return n->id < first_id || !n->primitive || n->status.load() != Status::lazy ||
+           is_scalar_copy(*n);
   };
   auto add_constant = [&](const std::shared_ptr<Node>& n) {
     Ref r{Ref::Kind::constant, static_cast<int>(tape.constants.size())};

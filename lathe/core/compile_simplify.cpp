@@ -1,11 +1,13 @@
 // Simplification passes over a compile tape: duplicate scalar constants and
 // common subexpressions.
 #include <cstring>
+#include <tuple>
 #include <typeinfo>
 #include <unordered_map>
 
 #include "lathe/core/compile_tape.h"
 #include "lathe/primitives/compiled.h"
+#include "lathe/primitives/device.h"
 
 namespace lathe::detail {
 
@@ -40,25 +42,30 @@ size_t hash_combine(size_t h, size_t v) {
 void dedup_scalar_constants(Tape& tape) {
   std::vector<Array> kept;
   std::vector<Ref> map(tape.constants.size());
-  // (dtype, value bytes) of each weak scalar kept so far.
-  std::vector<std::pair<Dtype, uint64_t>> scalars;
+  // (dtype, value bytes, device) of each weak scalar kept so far.
+  std::vector<std::tuple<Dtype, uint64_t, Device>> scalars;
   std::vector<int> scalar_index;
   for (size_t i = 0; i < tape.constants.size(); ++i) {
     const Node& n = tape.constants[i].node();
-    bool weak = n.weak_scalar && n.status.load() == Status::available && n.size() == 1;
+    // A GPU op's copy of a C++ scalar (see record()) holds the scalar's value.
+    const bool copy = n.status.load() == Status::lazy && n.inputs.size() == 1 &&
+                      dynamic_cast<const ToDevice*>(n.primitive.get()) != nullptr;
+    const Node& v = copy ? *n.inputs[0] : n;
+    bool weak = v.weak_scalar && v.status.load() == Status::available && v.size() == 1;
     if (weak) {
       uint64_t bits = 0;
-      std::memcpy(&bits, n.raw(), n.dtype.size());
+      std::memcpy(&bits, v.raw(), v.dtype.size());
+      const auto key = std::make_tuple(v.dtype, bits, n.device);
       bool found = false;
       for (size_t k = 0; k < scalars.size(); ++k) {
-        if (scalars[k].first == n.dtype && scalars[k].second == bits) {
+        if (scalars[k] == key) {
           map[i] = {Ref::Kind::constant, scalar_index[k]};
           found = true;
           break;
         }
       }
       if (found) continue;
-      scalars.emplace_back(n.dtype, bits);
+      scalars.push_back(key);
       scalar_index.push_back(static_cast<int>(kept.size()));
     }
     map[i] = {Ref::Kind::constant, static_cast<int>(kept.size())};

@@ -38,6 +38,7 @@ class Compiled : public Primitive {
   explicit Compiled(FusedProgram program) : program_(std::move(program)) {}
   const char* name() const override { return "compiled"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Compiled&>(o).program_ == program_;
   }

@@ -33,6 +33,7 @@ class LayerNorm : public Primitive {
       : eps_(eps), has_weight_(has_weight), has_bias_(has_bias) {}
   const char* name() const override { return "layer_norm"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const LayerNorm&>(o);
     return p.eps_ == eps_ && p.has_weight_ == has_weight_ && p.has_bias_ == has_bias_;
@@ -52,6 +53,7 @@ class GroupNorm : public Primitive {
       : groups_(groups), eps_(eps), has_weight_(has_weight), has_bias_(has_bias) {}
   const char* name() const override { return "group_norm"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const GroupNorm&>(o);
     return p.groups_ == groups_ && p.eps_ == eps_ && p.has_weight_ == has_weight_ &&

@@ -18,6 +18,7 @@ class Take : public Primitive {
   Take(int axis, const char* op) : axis_(axis), op_(op) {}
   const char* name() const override { return op_; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Take&>(o).axis_ == axis_;
   }

@@ -74,6 +74,7 @@ class BitCast : public Primitive {
  public:
   const char* name() const override { return "bitcast"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive&) const override { return true; }
 };
 

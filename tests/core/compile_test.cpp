@@ -311,12 +311,12 @@ TEST(Compile, MemoryStaysFlatOverAThousandCalls) {
   };
   for (int i = 0; i < 5; ++i) step();
   LiveArrays before = live_arrays();
-  size_t mem = active_memory();
+  size_t mem = active_memory(test_device());
   for (int i = 0; i < 1000; ++i) step();
   LiveArrays after = live_arrays();
   EXPECT_EQ(after.kept, before.kept);
   EXPECT_EQ(after.unkept, before.unkept);
-  EXPECT_EQ(active_memory(), mem);
+  EXPECT_EQ(active_memory(test_device()), mem);
   EXPECT_EQ(cf.num_traces(), 1u);
 }
 

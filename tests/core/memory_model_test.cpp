@@ -5,9 +5,13 @@
 #include <string>
 
 #include "lathe/lathe.h"
+#include "support/harness.h"
 
 namespace lathe {
 namespace {
+
+// The device the tests run on (LATHE_TEST_DEVICE): its memory is the one observed.
+Device dev() { return testing::test_device(); }
 
 // Each test starts from a clean slate: nothing unkept survives this eval.
 class MemoryModel : public ::testing::Test {
@@ -92,13 +96,13 @@ TEST_F(MemoryModel, FreeTakesEffectAtTheNextEval) {
 }
 
 TEST_F(MemoryModel, KeptArrayIsReleasedWhenItsLastHandleGoes) {
-  size_t before = active_memory();
+  size_t before = active_memory(dev());
   {
     Array big = zeros({1 << 20}, float32);  // 4 MiB
     eval(big);
-    EXPECT_GE(active_memory(), before + (4u << 20));
+    EXPECT_GE(active_memory(dev()), before + (4u << 20));
   }
-  EXPECT_LT(active_memory(), before + (1u << 20));
+  EXPECT_LT(active_memory(dev()), before + (1u << 20));
 }
 
 TEST_F(MemoryModel, FreeingAHandleNeverBreaksPendingWork) {
@@ -126,15 +130,15 @@ TEST_F(MemoryModel, FreedIntermediatesReleaseTheirMemory) {
   Array x = zeros({1 << 18}, float32);  // 1 MiB
   keep(x);
   eval(x);
-  size_t base = active_memory();
+  size_t base = active_memory(dev());
   Array y = x + 1.0f;
   Array z = y * 2.0f;
   eval(z);
   EXPECT_FALSE(y.valid()) << "eval frees unkept intermediates before computing";
-  EXPECT_LE(active_memory(), base + (1u << 20) + 4096) << live_arrays().str();
+  EXPECT_LE(active_memory(dev()), base + (1u << 20) + 4096) << live_arrays().str();
   z.free();
   eval();
-  EXPECT_LE(active_memory(), base + 4096) << live_arrays().str();
+  EXPECT_LE(active_memory(dev()), base + 4096) << live_arrays().str();
 }
 
 TEST_F(MemoryModel, UnaryOpReusesADonatedBufferInPlace) {
@@ -149,7 +153,7 @@ TEST_F(MemoryModel, UnaryOpReusesADonatedBufferInPlace) {
 }
 
 TEST_F(MemoryModel, MemoryLimitGivesAnErrorNotACrash) {
-  size_t old = set_memory_limit(active_memory() + (1u << 20));
+  size_t old = set_memory_limit(active_memory(dev()) + (1u << 20), dev());
   Array big = zeros({1 << 22}, float32);  // 16 MiB
   try {
     eval(big);
@@ -157,25 +161,25 @@ TEST_F(MemoryModel, MemoryLimitGivesAnErrorNotACrash) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("memory limit"), std::string::npos) << e.what();
   }
-  set_memory_limit(old);
+  set_memory_limit(old, dev());
   Array ok = zeros({4}, float32);
   eval(ok);
   EXPECT_EQ(ok.to_vector<float>()[3], 0.0f);
 }
 
 TEST_F(MemoryModel, CacheAndPeakAreObservable) {
-  clear_cache();
-  EXPECT_EQ(cache_memory(), 0u);
+  clear_cache(dev());
+  EXPECT_EQ(cache_memory(dev()), 0u);
   {
     Array a = zeros({1 << 16}, float32);
     eval(a);
   }
-  EXPECT_GE(cache_memory(), 256u << 10) << "a freed block goes to the cache";
-  reset_peak_memory();
-  EXPECT_EQ(peak_memory(), active_memory());
-  size_t old = set_cache_limit(0);
-  EXPECT_EQ(cache_memory(), 0u);
-  set_cache_limit(old);
+  EXPECT_GE(cache_memory(dev()), 256u << 10) << "a freed block goes to the cache";
+  reset_peak_memory(dev());
+  EXPECT_EQ(peak_memory(dev()), active_memory(dev()));
+  size_t old = set_cache_limit(0, dev());
+  EXPECT_EQ(cache_memory(dev()), 0u);
+  set_cache_limit(old, dev());
 }
 
 TEST_F(MemoryModel, LiveArraysReportsKeptUnkeptAndLargest) {
@@ -229,13 +233,13 @@ TEST_F(MemoryModel, CanonicalLoopIsFlat) {
     }
     if (step == 100) {
       synchronize();
-      active_after_warmup = active_memory();
+      active_after_warmup = active_memory(dev());
       auto r = live_arrays();
       tracked_after_warmup = r.kept + r.unkept;
     }
   }
   eval(token, cache);
-  EXPECT_LE(active_memory(), active_after_warmup) << live_arrays().str();
+  EXPECT_LE(active_memory(dev()), active_after_warmup) << live_arrays().str();
   auto r = live_arrays();
   EXPECT_LE(r.kept + r.unkept, tracked_after_warmup) << r.str();
   EXPECT_EQ(in_place_steps, 10) << "the cache must be updated in place";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lathe/lathe.h"
+#include "support/harness.h"
 
 namespace lathe {
 namespace {
@@ -18,6 +19,7 @@ TEST(Threads, TwoLoopsShareKeptWeights) {
   std::vector<float> results(2, 0.0f);
   std::vector<size_t> unkept_seen(2, 0);
   auto worker = [&](int id) {
+    DeviceScope on(testing::test_device());  // each thread has its own default device
     Array x = full({32, 32}, double(id + 1), float32);
     for (int step = 0; step < 500; ++step) {
       Array old = x;
@@ -44,6 +46,7 @@ TEST(Threads, TwoLoopsShareKeptWeights) {
 TEST(Threads, EachThreadHasItsOwnTracker) {
   Array mine = ones({4}, float32);
   std::thread t([] {
+    DeviceScope on(testing::test_device());
     Array theirs = ones({4}, float32);
     eval();  // frees only this thread's unkept arrays
     EXPECT_FALSE(theirs.valid());

@@ -51,6 +51,27 @@ __global__ void scatter_kernel(const T* src, T* dst, Layout<2> l, int64_t n) {
   }
 }
 
+// Edge padding: every output element reads the clamped input coordinate.
+struct EdgeArgs {
+  int ndim;
+  int64_t out_shape[kMaxDims], in_shape[kMaxDims], in_strides[kMaxDims], low[kMaxDims];
+};
+
+template <typename T>
+__global__ void pad_edge_kernel(const T* src, T* dst, EdgeArgs a, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rest = i, off = 0;
+    for (int d = a.ndim - 1; d >= 0; --d) {
+      int64_t c = rest % a.out_shape[d] - a.low[d];
+      rest /= a.out_shape[d];
+      c = c < 0 ? 0 : (c >= a.in_shape[d] ? a.in_shape[d] - 1 : c);
+      off += c * a.in_strides[d];
+    }
+    dst[i] = src[off];
+  }
+}
+
 void copy_into(const Node& in, Node& out) {
   out.allocate();
   copy_to_contiguous(in, out.raw());
@@ -100,6 +121,26 @@ void fill(Node& out, double value) {
   check_launch("fill");
 }
 
+void pad_edge(const Node& x, Node& out, const Shape& low) {
+  const size_t n = out.size();
+  const int nd = static_cast<int>(out.shape.size());
+  if (nd > kMaxDims) throw Error("[pad] more than 8 dimensions are not supported on cuda yet");
+  EdgeArgs a{};
+  a.ndim = nd;
+  for (int d = 0; d < nd; ++d) {
+    a.out_shape[d] = out.shape[d];
+    a.in_shape[d] = x.shape[d];
+    a.in_strides[d] = x.strides[d];
+    a.low[d] = low[d];
+  }
+  dispatch_bits(x.dtype.size(), [&](auto t) {
+    using T = decltype(t);
+    pad_edge_kernel<T><<<grid_for(n), 256, 0, current_stream()>>>(x.data<T>(), out.data<T>(), a,
+                                                                  static_cast<int64_t>(n));
+  });
+  check_launch("pad");
+}
+
 }  // namespace cuda
 
 // Views share the buffer: the CPU code only computes strides.
@@ -114,6 +155,16 @@ void Reshape::eval_cuda(const NodeList& in, Node& out) {
     out.share(*in[0], st, in[0]->offset, in[0]->data_size);
   } else {
     cuda::copy_into(*in[0], out);
+  }
+}
+
+void BitCast::eval_cuda(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  if (x.contiguous) {
+    out.share(x, row_strides(out.shape), x.offset, out.size());
+  } else {
+    out.allocate();
+    cuda::copy_to_contiguous(x, out.raw());
   }
 }
 

@@ -128,6 +128,7 @@ void scale(Node& out, double factor) {
 
 void Unary::eval_cuda(const NodeList& in, Node& out) {
   const Node& x = *in[0];
+  const void* src = x.raw();  // still valid when out takes the buffer over
   const bool is_float = x.dtype.is_floating();
   if (cuda::floating_only(op_) && !is_float) {
     throw Error(std::string("[") + unary_name(op_) + "] not defined for " + x.dtype.name());
@@ -135,21 +136,25 @@ void Unary::eval_cuda(const NodeList& in, Node& out) {
   if (op_ == UnaryOp::bitwise_not && is_float) {
     throw Error(std::string("[bitwise_not] not defined for ") + x.dtype.name());
   }
-  out.allocate();
+  // In place when the input's buffer is donatable: each element is read, then written.
+  if (op_ != UnaryOp::logical_not && in[0]->donatable() && x.dtype == out.dtype) {
+    out.donate_from(*in[0]);
+  } else {
+    out.allocate();
+  }
   const int64_t n = static_cast<int64_t>(out.size());
   if (n == 0) return;
-  Strides os = row_strides(out.shape);
   cuda::Layout<1> l = cuda::make_layout<1>(name(), x.shape, {&x.strides});
   const bool linear = x.contiguous;
   cuda::dispatch_device(x.dtype, [&](auto t) {
     using T = decltype(t);
     auto s = cuda::current_stream();
     if (op_ == UnaryOp::logical_not) {
-      cuda::unary_kernel<T, bool>
-          <<<cuda::grid_for(n), 256, 0, s>>>(op_, x.data<T>(), out.data<bool>(), l, linear, n);
+      cuda::unary_kernel<T, bool><<<cuda::grid_for(n), 256, 0, s>>>(op_, static_cast<const T*>(src),
+                                                                    out.data<bool>(), l, linear, n);
     } else {
-      cuda::unary_kernel<T, T>
-          <<<cuda::grid_for(n), 256, 0, s>>>(op_, x.data<T>(), out.data<T>(), l, linear, n);
+      cuda::unary_kernel<T, T><<<cuda::grid_for(n), 256, 0, s>>>(op_, static_cast<const T*>(src),
+                                                                 out.data<T>(), l, linear, n);
     }
   });
 }

@@ -59,6 +59,80 @@ __global__ void rms_norm_kernel(const T* x, T* out, Layout<1> rows, int64_t coun
   }
 }
 
+template <typename T>
+__global__ void layer_norm_kernel(const T* x, T* out, Layout<1> rows, int64_t count, int64_t n,
+                                  int64_t stride, Param w, bool has_weight, Param b, bool has_bias,
+                                  float eps) {
+  using A = acc_of<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  A* sh = reinterpret_cast<A*>(smem);
+  auto add = [](A p, A q) { return p + q; };
+  for (int64_t r = blockIdx.x; r < count; r += gridDim.x) {
+    int64_t base[1];
+    rows.offsets(r, base);
+    A s = 0;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      s += static_cast<A>(load_c(x[base[0] + i * stride]));
+    }
+    const A mean = block_reduce(s, sh, add) / static_cast<A>(n);
+    A sq = 0;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      A d = static_cast<A>(load_c(x[base[0] + i * stride])) - mean;
+      sq += d * d;
+    }
+    const A var = block_reduce(sq, sh, add) / static_cast<A>(n);
+    const A inv = A(1) / sqrt(var + static_cast<A>(eps));
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      A v = static_cast<A>(load_c(x[base[0] + i * stride]));
+      A wi = has_weight ? static_cast<A>(w.at(i)) : A(1);
+      A bi = has_bias ? static_cast<A>(b.at(i)) : A(0);
+      out[r * n + i] = store_c<T>((v - mean) * inv * wi + bi);
+    }
+  }
+}
+
+// One block per (batch, group); statistics accumulate in double as on the CPU.
+template <typename T>
+__global__ void group_norm_kernel(const T* x, T* out, Layout<1> pos, int64_t batch, int groups,
+                                  int64_t positions, int64_t c, int64_t xs0, int64_t cs, Param w,
+                                  bool has_weight, Param b, bool has_bias, float eps) {
+  using A = acc_of<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  double* sh = reinterpret_cast<double*>(smem);
+  const int64_t per = c / groups, count = positions * per;
+  auto add = [](double p, double q) { return p + q; };
+  for (int64_t bg = blockIdx.x; bg < batch * groups; bg += gridDim.x) {
+    const int64_t bi = bg / groups, g = bg % groups;
+    auto at = [&](int64_t e, int64_t& ch, int64_t& p) {
+      p = e / per;
+      ch = g * per + e % per;
+      int64_t off[1];
+      pos.offsets(p, off);
+      return static_cast<A>(load_c(x[bi * xs0 + off[0] + ch * cs]));
+    };
+    double s = 0;
+    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
+      int64_t ch, p;
+      s += at(e, ch, p);
+    }
+    const double mean = block_reduce(s, sh, add) / static_cast<double>(count);
+    double sq = 0;
+    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
+      int64_t ch, p;
+      const A d = at(e, ch, p) - static_cast<A>(mean);
+      sq += d * d;
+    }
+    const double r = 1.0 / sqrt(block_reduce(sq, sh, add) / static_cast<double>(count) + eps);
+    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
+      int64_t ch, p;
+      const A v = at(e, ch, p);
+      const double wc = has_weight ? w.at(ch) : 1.0, bc = has_bias ? b.at(ch) : 0.0;
+      const A scale = static_cast<A>(r * wc), shift = static_cast<A>(bc - mean * r * wc);
+      out[(bi * positions + p) * c + ch] = store_c<T>(v * scale + shift);
+    }
+  }
+}
+
 struct RopeArgs {
   int64_t t_len, d, half, dims, ts, ds, per_batch, rows;
   bool traditional, offset_is_array, has_freqs;
@@ -222,6 +296,48 @@ void RmsNorm::eval_cuda(const NodeList& in, Node& out) {
     cuda::rms_norm_kernel<T>
         <<<cuda::blocks_of(count), 256, 256 * sizeof(A), cuda::current_stream()>>>(
             x.data<T>(), out.data<T>(), rows, count, n, x.strides.back(), w, has_weight_, eps_);
+  });
+}
+
+void LayerNorm::eval_cuda(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  out.allocate();
+  if (out.size() == 0) return;
+  Shape rs(x.shape.begin(), x.shape.end() - 1);
+  Strides rst(x.strides.begin(), x.strides.end() - 1);
+  const int64_t n = x.shape.back(), count = static_cast<int64_t>(shape_size(rs));
+  auto rows = cuda::make_layout<1>(name(), rs, {&rst});
+  cuda::Param w, b;
+  size_t next = 1;
+  if (has_weight_) w = cuda::param_of(*in[next++]);
+  if (has_bias_) b = cuda::param_of(*in[next]);
+  cuda::dispatch_float(x.dtype, name(), [&](auto t) {
+    using T = decltype(t);
+    using A = cuda::acc_of<T>;
+    cuda::layer_norm_kernel<T>
+        <<<cuda::blocks_of(count), 256, 256 * sizeof(A), cuda::current_stream()>>>(
+            x.data<T>(), out.data<T>(), rows, count, n, x.strides.back(), w, has_weight_, b,
+            has_bias_, eps_);
+  });
+}
+
+void GroupNorm::eval_cuda(const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  out.allocate();
+  if (out.size() == 0) return;
+  Shape ps(x.shape.begin() + 1, x.shape.end() - 1);
+  Strides pst(x.strides.begin() + 1, x.strides.end() - 1);
+  auto pos = cuda::make_layout<1>(name(), ps, {&pst});
+  cuda::Param w, b;
+  if (has_weight_) w = cuda::param_of(*in[1]);
+  if (has_bias_) b = cuda::param_of(*in[has_weight_ ? 2 : 1]);
+  const int64_t batch = x.shape[0], positions = static_cast<int64_t>(shape_size(ps));
+  cuda::dispatch_float(x.dtype, name(), [&](auto t) {
+    using T = decltype(t);
+    cuda::group_norm_kernel<T>
+        <<<cuda::blocks_of(batch * groups_), 256, 256 * sizeof(double), cuda::current_stream()>>>(
+            x.data<T>(), out.data<T>(), pos, batch, groups_, positions, x.shape.back(),
+            x.strides[0], x.strides.back(), w, has_weight_, b, has_bias_, eps_);
   });
 }
 

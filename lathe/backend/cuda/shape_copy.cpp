@@ -1,6 +1,6 @@
 // GPU side of the shape ops that move data: concatenate, slice_update (in
-// place when the array is donatable) and constant padding, all as strided
-// copies into regions of the output.
+// place when the array is donatable) and padding, as strided copies into
+// regions of the output (edge padding gathers clamped coordinates).
 #include "lathe/primitives/shape_copy.h"
 
 #include "lathe/backend/cuda/copy.h"
@@ -46,11 +46,14 @@ void SliceUpdate::eval_cuda(const NodeList& in, Node& out) {
 
 void Pad::eval_cuda(const NodeList& in, Node& out) {
   const Node& x = *in[0];
-  if (mode_ == PadMode::edge) throw Error("[pad] edge padding is not implemented on cuda yet");
   out.allocate();
   if (out.size() == 0) return;
   if (out.shape.empty()) {
     cuda::copy_to_contiguous(x, out.raw());
+    return;
+  }
+  if (mode_ == PadMode::edge) {
+    cuda::pad_edge(x, out, low_);
     return;
   }
   cuda::fill(out, value_);
