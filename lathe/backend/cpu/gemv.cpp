@@ -142,28 +142,27 @@ void rows_kernel_bf16(const bfloat16_t* w, int64_t ldw, int64_t r0, int64_t r1, 
   auto store = [&](int64_t i, float d) { y[i] = alpha * d + (beta == 0.0f ? 0.0f : beta * y[i]); };
   const int64_t k16 = k & ~(kSplitBlock - 1);
   auto row = [&](int64_t i) { return reinterpret_cast<const uint16_t*>(w + i * ldw); };
-  int64_t i = r0;
-  for (; i + 4 <= r1; i += 4) {
-    const uint16_t *w0 = row(i), *w1 = row(i + 1), *w2 = row(i + 2), *w3 = row(i + 3);
+  // Four rows a quarter of the range apart: each is the head of a long sequential stream
+  // (the rows of a quarter follow each other), which keeps more lines in flight than one
+  // stream per thread, and the hardware prefetcher follows each.
+  const int64_t s = (r1 - r0) / 4;
+  for (int64_t t = r0; t < r0 + s; ++t) {
+    const int64_t i0 = t, i1 = t + s, i2 = t + 2 * s, i3 = t + 3 * s;
+    const uint16_t *w0 = row(i0), *w1 = row(i1), *w2 = row(i2), *w3 = row(i3);
     __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0, e2 = e0, o2 = e0, e3 = e0, o3 = e0;
-    // The next 4 rows are fetched while these are summed: rows of a few KiB are too
-    // short for the hardware prefetcher to ramp up on its own.
-    const char* next = reinterpret_cast<const char*>(w0 + 4 * ldw);
-    const int64_t next_bytes = i + 8 <= r1 ? 4 * ldw * 2 : 0;
-    int64_t pf = 0;
     for (int64_t j = 0; j < k16; j += kSplitBlock) {
-      for (int q = 0; q < 2 && pf < next_bytes; ++q, pf += 64) _mm_prefetch(next + pf, _MM_HINT_T0);
       const __m256 xe = _mm256_loadu_ps(xs + j), xo = _mm256_loadu_ps(xs + j + 8);
       bf16_block(w0 + j, xe, xo, e0, o0);
       bf16_block(w1 + j, xe, xo, e1, o1);
       bf16_block(w2 + j, xe, xo, e2, o2);
       bf16_block(w3 + j, xe, xo, e3, o3);
     }
-    store(i, hsum(_mm256_add_ps(e0, o0)) + dot_tail(w + i * ldw, x, k16, k));
-    store(i + 1, hsum(_mm256_add_ps(e1, o1)) + dot_tail(w + (i + 1) * ldw, x, k16, k));
-    store(i + 2, hsum(_mm256_add_ps(e2, o2)) + dot_tail(w + (i + 2) * ldw, x, k16, k));
-    store(i + 3, hsum(_mm256_add_ps(e3, o3)) + dot_tail(w + (i + 3) * ldw, x, k16, k));
+    store(i0, hsum(_mm256_add_ps(e0, o0)) + dot_tail(w + i0 * ldw, x, k16, k));
+    store(i1, hsum(_mm256_add_ps(e1, o1)) + dot_tail(w + i1 * ldw, x, k16, k));
+    store(i2, hsum(_mm256_add_ps(e2, o2)) + dot_tail(w + i2 * ldw, x, k16, k));
+    store(i3, hsum(_mm256_add_ps(e3, o3)) + dot_tail(w + i3 * ldw, x, k16, k));
   }
+  int64_t i = r0 + 4 * s;
   for (; i < r1; ++i) {
     const uint16_t* wr = row(i);
     __m256 e = _mm256_setzero_ps(), o = e;
