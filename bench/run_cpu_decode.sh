@@ -51,28 +51,4 @@ for round in $(seq "$rounds"); do
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-"$python" - "$out" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-med = lambda xs: statistics.median(xs) if xs else float("nan")
-print("| model | lathe decode tok/s | torch decode tok/s | lathe/torch | bandwidth GB/s | "
-      "roofline tok/s | lathe/roofline | lathe prefill tok/s | torch prefill tok/s | "
-      "lathe/torch prefill | lathe peak RSS MiB | torch peak RSS MiB | weights+KV MiB | "
-      "lathe RSS/(weights+KV) | lathe RSS before load MiB |")
-print("|" + "---|" * 15)
-for label in dict.fromkeys(r["label"] for r in rows):
-    L = [r for r in rows if r["label"] == label and r["engine"] == "lathe"]
-    T = [r for r in rows if r["label"] == label and r["engine"] == "torch"]
-    ld = med([x for r in L for x in r["decode_tok_s_all"]])
-    td = med([x for r in T for x in r["decode_tok_s_all"]])
-    lp = med([x for r in L for x in r["prefill_tok_s_all"]])
-    tp = med([x for r in T for x in r["prefill_tok_s_all"]])
-    bw = max(r["bandwidth"]["best_gbs"] for r in L)
-    roof = bw * 1e9 / L[0]["bytes_per_token"]
-    wkv = (L[0]["weight_bytes"] + L[0]["kv_cache_bytes"]) / 2**20
-    lr = max(r["peak_rss_bytes"] for r in L) / 2**20
-    tr = max(r["peak_rss_bytes"] for r in T) / 2**20
-    print(f"| {label} | {ld:.2f} | {td:.2f} | {ld/td:.2f} | {bw:.1f} | {roof:.2f} | "
-          f"{ld/roof:.0%} | {lp:.1f} | {tp:.1f} | {lp/tp:.2f} | {lr:.0f} | {tr:.0f} | {wkv:.0f} | "
-          f"{lr/wkv:.2f} | {L[0].get('rss_before_load_bytes', 0) / 2**20:.0f} |")
-PY
+"$python" "$root/bench/summarize_decode.py" "$out"
