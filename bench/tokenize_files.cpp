@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
       tokens = ids.size();
       best = std::min(best, std::chrono::duration<double>(t1 - t0).count());
     }
-    std::printf("{\"impl\": \"lathe\", \"file\": \"%s\", \"bytes\": %zu, \"tokens\": %zu, \"seconds\": %.4f, \"MB_s\": %.2f}\n",
-                argv[i], text.size(), tokens, best, text.size() / best / 1e6);
+    std::printf(
+        "{\"impl\": \"lathe\", \"file\": \"%s\", \"bytes\": %zu, \"tokens\": %zu, \"seconds\": "
+        "%.4f, \"MB_s\": %.2f}\n",
+        argv[i], text.size(), tokens, best, text.size() / best / 1e6);
   }
   return 0;
 }

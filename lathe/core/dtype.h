@@ -14,7 +14,16 @@ enum class DtypeKind : uint8_t { boolean, unsigned_int, signed_int, floating };
 
 struct Dtype {
   enum class Val : uint8_t {
-    bool_, uint8, uint32, int8, int32, int64, float16, bfloat16, float32, float64
+    bool_,
+    uint8,
+    uint32,
+    int8,
+    int32,
+    int64,
+    float16,
+    bfloat16,
+    float32,
+    float64
   };
   Val val;
   constexpr bool operator==(const Dtype& o) const { return val == o.val; }
@@ -49,16 +58,46 @@ Dtype dtype_from_string(const std::string& s);
 
 template <typename T>
 struct dtype_of;
-template <> struct dtype_of<bool> { static constexpr Dtype value = bool_; };
-template <> struct dtype_of<uint8_t> { static constexpr Dtype value = uint8; };
-template <> struct dtype_of<uint32_t> { static constexpr Dtype value = uint32; };
-template <> struct dtype_of<int8_t> { static constexpr Dtype value = int8; };
-template <> struct dtype_of<int32_t> { static constexpr Dtype value = int32; };
-template <> struct dtype_of<int64_t> { static constexpr Dtype value = int64; };
-template <> struct dtype_of<float16_t> { static constexpr Dtype value = float16; };
-template <> struct dtype_of<bfloat16_t> { static constexpr Dtype value = bfloat16; };
-template <> struct dtype_of<float> { static constexpr Dtype value = float32; };
-template <> struct dtype_of<double> { static constexpr Dtype value = float64; };
+template <>
+struct dtype_of<bool> {
+  static constexpr Dtype value = bool_;
+};
+template <>
+struct dtype_of<uint8_t> {
+  static constexpr Dtype value = uint8;
+};
+template <>
+struct dtype_of<uint32_t> {
+  static constexpr Dtype value = uint32;
+};
+template <>
+struct dtype_of<int8_t> {
+  static constexpr Dtype value = int8;
+};
+template <>
+struct dtype_of<int32_t> {
+  static constexpr Dtype value = int32;
+};
+template <>
+struct dtype_of<int64_t> {
+  static constexpr Dtype value = int64;
+};
+template <>
+struct dtype_of<float16_t> {
+  static constexpr Dtype value = float16;
+};
+template <>
+struct dtype_of<bfloat16_t> {
+  static constexpr Dtype value = bfloat16;
+};
+template <>
+struct dtype_of<float> {
+  static constexpr Dtype value = float32;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr Dtype value = float64;
+};
 
 // Calls f(T{}) with the C++ type of dtype d; the one place dtypes become types.
 template <typename F>
@@ -80,7 +119,7 @@ decltype(auto) dispatch_dtype(Dtype d, F&& f) {
 
 // The type arithmetic on T is done in: float for the 16-bit floats, T otherwise.
 template <typename T>
-using compute_t = std::conditional_t<std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>,
-                                     float, T>;
+using compute_t =
+    std::conditional_t<std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>, float, T>;
 
 }  // namespace lathe

@@ -43,8 +43,8 @@ struct bfloat16_t {
 struct float16_t {
   uint16_t bits = 0;
   float16_t() = default;
-  float16_t(float f) { bits = from_float(f); }                // NOLINT
-  operator float() const { return to_float(bits); }           // NOLINT
+  float16_t(float f) { bits = from_float(f); }       // NOLINT
+  operator float() const { return to_float(bits); }  // NOLINT
   static float16_t from_bits(uint16_t b) {
     float16_t r;
     r.bits = b;
@@ -55,7 +55,7 @@ struct float16_t {
     uint32_t u = detail::float_bits(f);
     uint32_t sign = (u >> 16) & 0x8000u;
     uint32_t a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+    if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
     if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
     if (a < 0x38800000u) {  // subnormal or zero in half
       // Scale so that the half subnormal ulp (2^-24) becomes 1, rounding to nearest even.

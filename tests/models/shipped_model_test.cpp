@@ -48,7 +48,8 @@ TEST(ShippedModel, HeldOutPerplexityAgreesWithTransformers) {
     nll_sum += nll.item<float>();
   }
   const double nll = nll_sum / double(n * (t - 1));
-  const double ref_nll = read_json(kData + "/metrics.json")["heldout_nll_cpu_float32"].get<double>();
+  const double ref_nll =
+      read_json(kData + "/metrics.json")["heldout_nll_cpu_float32"].get<double>();
   const double ppl = std::exp(nll), ref_ppl = std::exp(ref_nll);
   EXPECT_NEAR(ppl / ref_ppl, 1.0, 1e-3) << "lathe ppl " << ppl << " vs transformers " << ref_ppl;
   std::printf("held-out perplexity: lathe %.5f, transformers %.5f (ratio %.6f)\n", ppl, ref_ppl,
@@ -71,7 +72,8 @@ TEST(ShippedModel, GreedySamplesMatchTransformers) {
     Array logits = model->forward(array(prompt, {1, static_cast<int64_t>(prompt.size())}), caches);
     std::vector<int32_t> got;
     for (size_t i = 0; i < want.size(); ++i) {
-      Array last = slice(logits, {0, logits.shape(1) - 1, 0}, {1, logits.shape(1), logits.shape(2)});
+      Array last =
+          slice(logits, {0, logits.shape(1) - 1, 0}, {1, logits.shape(1), logits.shape(2)});
       int32_t id = static_cast<int32_t>(argmax(reshape(last, {-1}), 0).item<uint32_t>());
       got.push_back(id);
       if (i + 1 == want.size()) break;

@@ -39,10 +39,10 @@ template <UnaryOp OP>
 void unary_op(const Node& in, Node& out) {
   dispatch_dtype(in.dtype, [&](auto t) {
     using T = decltype(t);
-    constexpr bool floating_only =
-        OP != UnaryOp::negative && OP != UnaryOp::abs && OP != UnaryOp::square &&
-        OP != UnaryOp::relu && OP != UnaryOp::sign && OP != UnaryOp::bitwise_not &&
-        OP != UnaryOp::logical_not;
+    constexpr bool floating_only = OP != UnaryOp::negative && OP != UnaryOp::abs &&
+                                   OP != UnaryOp::square && OP != UnaryOp::relu &&
+                                   OP != UnaryOp::sign && OP != UnaryOp::bitwise_not &&
+                                   OP != UnaryOp::logical_not;
     if constexpr (floating_only && !std::is_floating_point_v<compute_t<T>>) {
       throw Error(std::string("[") + unary_name(OP) + "] not defined for " + in.dtype.name());
     } else if constexpr (OP == UnaryOp::bitwise_not && std::is_floating_point_v<compute_t<T>>) {

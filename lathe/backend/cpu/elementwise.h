@@ -119,9 +119,12 @@ inline C binary_scalar(BinaryOp op, C a, C b) {
       if constexpr (std::is_floating_point_v<C>) return a / b;
       return b == 0 ? C(0) : static_cast<C>(a / b);
     case BinaryOp::power:
-      if constexpr (std::is_floating_point_v<C>) return std::pow(a, b);
-      else if constexpr (std::is_same_v<C, bool>) return a || !b;
-      else return int_power(a, b);
+      if constexpr (std::is_floating_point_v<C>)
+        return std::pow(a, b);
+      else if constexpr (std::is_same_v<C, bool>)
+        return a || !b;
+      else
+        return int_power(a, b);
     case BinaryOp::maximum:
       if constexpr (std::is_floating_point_v<C>) {
         if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<C>::quiet_NaN();
@@ -133,11 +136,15 @@ inline C binary_scalar(BinaryOp op, C a, C b) {
       }
       return a < b ? a : b;
     case BinaryOp::floor_divide:
-      if constexpr (std::is_same_v<C, bool>) return a;
-      else return floor_div(a, b);
+      if constexpr (std::is_same_v<C, bool>)
+        return a;
+      else
+        return floor_div(a, b);
     case BinaryOp::remainder:
-      if constexpr (std::is_same_v<C, bool>) return false;
-      else return floor_mod(a, b);
+      if constexpr (std::is_same_v<C, bool>)
+        return false;
+      else
+        return floor_mod(a, b);
     case BinaryOp::arctan2:
       if constexpr (std::is_floating_point_v<C>) return std::atan2(a, b);
       return a;
@@ -157,11 +164,15 @@ inline C binary_scalar(BinaryOp op, C a, C b) {
       case BinaryOp::bitwise_or: return static_cast<C>(a | b);
       case BinaryOp::bitwise_xor: return static_cast<C>(a ^ b);
       case BinaryOp::left_shift:
-        if constexpr (std::is_same_v<C, bool>) return a;
-        else return (b < 0 || b >= C(sizeof(C) * 8)) ? C(0) : static_cast<C>(a << b);
+        if constexpr (std::is_same_v<C, bool>)
+          return a;
+        else
+          return (b < 0 || b >= C(sizeof(C) * 8)) ? C(0) : static_cast<C>(a << b);
       case BinaryOp::right_shift:
-        if constexpr (std::is_same_v<C, bool>) return a;
-        else return (b < 0 || b >= C(sizeof(C) * 8)) ? C(a < 0 ? -1 : 0) : static_cast<C>(a >> b);
+        if constexpr (std::is_same_v<C, bool>)
+          return a;
+        else
+          return (b < 0 || b >= C(sizeof(C) * 8)) ? C(a < 0 ? -1 : 0) : static_cast<C>(a >> b);
       default: break;
     }
   }

@@ -1,11 +1,12 @@
 // Load on the CPU: view the mapped bytes when the dtype needs no conversion
 // and the address is aligned; otherwise convert into a fresh buffer.
+#include "lathe/primitives/load.h"
+
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "lathe/core/half.h"
-#include "lathe/primitives/load.h"
 
 namespace lathe {
 

@@ -1,7 +1,8 @@
 // CPU side of the view primitives: share the buffer with new strides, or copy
 // when the layout cannot be expressed as a view.
-#include "lathe/backend/cpu/strided.h"
 #include "lathe/primitives/shape.h"
+
+#include "lathe/backend/cpu/strided.h"
 
 namespace lathe {
 
