@@ -99,8 +99,40 @@ void BM_lathe_qmm_q4(benchmark::State& st) {
   set_gbps(st, double(n) * k / 2 + double(n) * (k / 64) * 4);
 }
 
+// x[128, K] @ transpose(W[N, K]) with 16-bit weights: a linear layer during a 128-token
+// prefill (Gemma-3-1B: hidden 1152, MLP 6912).
+void lathe_prefill(benchmark::State& st, lathe::Dtype dt) {
+  const int64_t m = 128, k = st.range(0), n = st.range(1);
+  lathe::Array x = lathe::array(random_floats(m * k, 5), {m, k}, dt);
+  lathe::Array w = lathe::array(random_floats(n * k, 6), {n, k}, dt);
+  lathe::keep(x, w);
+  lathe::Array wt = lathe::transpose(w);
+  lathe::keep(wt);
+  for (auto _ : st) {
+    lathe::Array y = lathe::matmul(x, wt);
+    lathe::eval(y);
+    y.free();
+  }
+  set_gflops(st, 2.0 * m * n * k);
+}
+void BM_lathe_prefill_bf16(benchmark::State& st) { lathe_prefill(st, lathe::bfloat16); }
+void BM_lathe_prefill_f16(benchmark::State& st) { lathe_prefill(st, lathe::float16); }
+void BM_lathe_prefill_f32(benchmark::State& st) { lathe_prefill(st, lathe::float32); }
+
 }  // namespace
 
+BENCHMARK(BM_lathe_prefill_bf16)
+    ->Args({1152, 1152})
+    ->Args({1152, 6912})
+    ->Args({6912, 1152})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_lathe_prefill_f16)->Args({1152, 6912})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_lathe_prefill_f32)
+    ->Args({1152, 6912})
+    ->Args({6912, 1152})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_lathe_sgemm)
     ->Arg(512)
     ->Arg(1024)

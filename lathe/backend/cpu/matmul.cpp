@@ -1,13 +1,15 @@
 // CPU matrix products through OpenBLAS. Operands that BLAS can read as they are
 // (row-major, or a transposed view passed as a trans flag) are not copied;
-// 16-bit floats are converted to float32 once per distinct matrix, except in
-// the batch-1 case (M = 1), which streams 16-bit weights through gemv kernels.
+// 16-bit weights stay 16-bit: gemv kernels stream them for M = 1 and
+// gemm_16bit_b widens them panel by panel for M > 1; only a weight that several
+// products of one call reuse is converted to float32 once as a whole.
 #include <cblas.h>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "lathe/backend/cpu/gemm16.h"
 #include "lathe/backend/cpu/gemv.h"
 #include "lathe/backend/cpu/strided.h"
 #include "lathe/primitives/linalg.h"
@@ -164,6 +166,11 @@ void gemm_one(const Operand& A, int64_t a_off, const Operand& B, int64_t b_off, 
                 std::max<int64_t>(d.n, 1));
   } else {
     auto pa = reinterpret_cast<const float*>(A.at(a_off));
+    if (B.dtype != float32 && d.m > 1) {
+      cpu::gemm_16bit_b(A.trans, pa, A.ld, B.dtype, B.at(b_off), B.trans, B.ld, d.m, d.n, d.k,
+                        alpha, beta, C, std::max<int64_t>(d.n, 1));
+      return;
+    }
     if (B.dtype != float32) {
       // Batch-1 with 16-bit weights; A was converted to a dense float32 row.
       if (B.trans) {
@@ -186,6 +193,17 @@ void gemm_one(const Operand& A, int64_t a_off, const Operand& B, int64_t b_off, 
     cblas_sgemm(CblasRowMajor, ta, tb, d.m, d.n, d.k, alpha, pa, A.ld, pb, B.ld, beta, C,
                 std::max<int64_t>(d.n, 1));
   }
+}
+
+// Whether every product uses the same B and the As are stacked rows, so that the
+// products run as one tall one.
+bool foldable(const Operand& A, const std::vector<int64_t>& a_offs,
+              const std::vector<int64_t>& b_offs, Dims d) {
+  bool fold = a_offs.size() > 1 && !A.trans;
+  for (size_t p = 1; fold && p < a_offs.size(); ++p) {
+    fold = b_offs[p] == b_offs[0] && a_offs[p] - a_offs[0] == int64_t(p) * d.m * A.ld;
+  }
+  return fold;
 }
 
 // Writes c (broadcast to out's shape) into dst as T.
@@ -222,12 +240,7 @@ void run_products(const Operand& A, const std::vector<int64_t>& a_offs, const Op
     for (size_t i = 0; i < total; ++i) C[i] = static_cast<T>(beta * C[i]);
     return;
   }
-  // One tall product when every B is the same matrix and the As are stacked rows.
-  bool fold = a_offs.size() > 1 && !A.trans;
-  for (size_t p = 1; fold && p < a_offs.size(); ++p) {
-    fold = b_offs[p] == b_offs[0] && a_offs[p] - a_offs[0] == int64_t(p) * d.m * A.ld;
-  }
-  if (fold && B.dtype == A.dtype) {
+  if (foldable(A, a_offs, b_offs, d)) {
     gemm_one<T>(A, a_offs[0], B, b_offs[0], C, {d.m * int64_t(a_offs.size()), d.n, d.k}, alpha,
                 beta);
     return;
@@ -249,7 +262,7 @@ void matmul_cpu(const Node& a, const Node& b, const Node* c, Node& out, float al
   const size_t bd = b.shape.size();
   bool trans;
   int64_t ld;
-  if (is_16bit(b.dtype) && d.m == 1 &&
+  if (is_16bit(b.dtype) && ct == float32 &&
       blas_layout(d.k, d.n, b.strides[bd - 2], b.strides[bd - 1], trans, ld)) {
     B = direct_operand(b);
     B.trans = trans;
@@ -260,10 +273,11 @@ void matmul_cpu(const Node& a, const Node& b, const Node* c, Node& out, float al
   std::vector<int64_t> a_offs, b_offs;
   offsets(A, B, a_offs, b_offs);
   if (B.dtype != ct) {
-    // The gemv path only pays off while each product reads its weights once.
+    // Streaming 16-bit weights only pays off while each product reads them once
+    // (products that fold into one tall product do).
     bool same = b_offs.size() > 1;
     for (size_t p = 1; same && p < b_offs.size(); ++p) same = b_offs[p] == b_offs[0];
-    if (same) {
+    if (same && !foldable(A, a_offs, b_offs, d)) {
       B = make_operand(b, ct);
       offsets(A, B, a_offs, b_offs);
     }
