@@ -132,6 +132,32 @@ TEST(Concurrency, SixteenClientsTwentyRequestsEachNoMixingFlatMemory) {
   EXPECT_EQ(after["queued"], 0);
 }
 
+// The bound: memory is flat across 1,000 requests (both APIs, streamed and not).
+TEST(Concurrency, MemoryIsFlatAcrossAThousandRequests) {
+  RunningServer s;
+  std::string err;
+  for (int i = 0; i < 8; ++i) ask(s, i, i % 4, 2, err);  // warm-up: every code path once
+  ASSERT_TRUE(err.empty()) << err;
+  json before = stats(s);
+  int failures = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::string e;
+    ask(s, i % 16, i % 4, 2, e);
+    if (!e.empty() && ++failures == 1) err = e;
+  }
+  json after = stats(s);
+  for (int i = 0; i < 100 && after["busy"] != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    after = stats(s);
+  }
+  EXPECT_EQ(failures, 0) << err;
+  EXPECT_EQ(after["generations"].get<int>() - before["generations"].get<int>(), 1000);
+  EXPECT_EQ(after["active_memory"], before["active_memory"]);
+  const double grown_mib =
+      (after["resident_bytes"].get<double>() - before["resident_bytes"].get<double>()) / (1 << 20);
+  EXPECT_LT(grown_mib, 8.0) << "resident set grew by " << grown_mib << " MiB over 1,000 requests";
+}
+
 // A raw connection, to hang up mid-answer.
 class RawClient {
  public:
