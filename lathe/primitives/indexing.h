@@ -38,6 +38,7 @@ class TakeAlongAxis : public Primitive {
   explicit TakeAlongAxis(int axis) : axis_(axis) {}
   const char* name() const override { return "take_along_axis"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const TakeAlongAxis&>(o).axis_ == axis_;
   }
@@ -59,6 +60,7 @@ class PutAlongAxis : public Primitive {
   explicit PutAlongAxis(int axis) : axis_(axis) {}
   const char* name() const override { return "put_along_axis"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const PutAlongAxis&>(o).axis_ == axis_;
   }
@@ -81,6 +83,7 @@ class Scatter : public Primitive {
     return reduce_ == ScatterReduce::add ? "scatter_add" : "scatter";
   }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Scatter&>(o);
     return p.axis_ == axis_ && p.reduce_ == reduce_;

@@ -40,6 +40,7 @@ class GatherMM : public Primitive {
  public:
   const char* name() const override { return "gather_mm"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive&) const override { return true; }
 };
 

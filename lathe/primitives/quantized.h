@@ -27,6 +27,7 @@ class AffineQuantize : public Primitive {
   AffineQuantize(QuantSpec spec, Part part) : spec_(spec), part_(part) {}
   const char* name() const override { return "quantize"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const AffineQuantize&>(o);
     return p.spec_ == spec_ && p.part_ == part_;
@@ -44,6 +45,7 @@ class Dequantize : public Primitive {
   explicit Dequantize(QuantSpec spec) : spec_(spec) {}
   const char* name() const override { return "dequantize"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Dequantize&>(o).spec_ == spec_;
   }
@@ -60,6 +62,7 @@ class QuantizedMatmul : public Primitive {
   QuantizedMatmul(QuantSpec spec, bool transpose) : spec_(spec), transpose_(transpose) {}
   const char* name() const override { return "quantized_matmul"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const QuantizedMatmul&>(o);
     return p.spec_ == spec_ && p.transpose_ == transpose_;
@@ -79,6 +82,7 @@ class GatherQMM : public Primitive {
   GatherQMM(QuantSpec spec, bool transpose) : spec_(spec), transpose_(transpose) {}
   const char* name() const override { return "gather_qmm"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const GatherQMM&>(o);
     return p.spec_ == spec_ && p.transpose_ == transpose_;

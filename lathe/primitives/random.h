@@ -28,6 +28,7 @@ class RandomDraw : public Primitive {
       : kind_(kind), a_(a), b_(b), ilow_(ilow), ihigh_(ihigh) {}
   const char* name() const override;
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const RandomDraw&>(o);
     return p.kind_ == kind_ && p.a_ == a_ && p.b_ == b_ && p.ilow_ == ilow_ && p.ihigh_ == ihigh_;
@@ -51,6 +52,7 @@ class Categorical : public Primitive {
   Categorical(int axis, int num_samples) : axis_(axis), num_samples_(num_samples) {}
   const char* name() const override { return "categorical"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Categorical&>(o);
     return p.axis_ == axis_ && p.num_samples_ == num_samples_;

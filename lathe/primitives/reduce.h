@@ -67,6 +67,7 @@ class Scan : public Primitive {
       : op_(op), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
   const char* name() const override;
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Scan&>(o);
     return p.op_ == op_ && p.axis_ == axis_ && p.reverse_ == reverse_ && p.inclusive_ == inclusive_;

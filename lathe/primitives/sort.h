@@ -18,6 +18,7 @@ class Sort : public Primitive {
   Sort(SortOp op, int axis, int64_t kth = 0) : op_(op), axis_(axis), kth_(kth) {}
   const char* name() const override { return sort_name(op_); }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const Sort&>(o);
     return p.op_ == op_ && p.axis_ == axis_ && p.kth_ == kth_;
