@@ -20,6 +20,7 @@ class Convolution : public Primitive {
   explicit Convolution(ConvParams p) : p_(std::move(p)) {}
   const char* name() const override { return p_.transpose ? "conv_transpose" : "conv"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
+  LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     return static_cast<const Convolution&>(o).p_ == p_;
   }
