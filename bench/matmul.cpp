@@ -122,6 +122,8 @@ void BM_lathe_prefill_f32(benchmark::State& st) { lathe_prefill(st, lathe::float
 }  // namespace
 
 BENCHMARK(BM_lathe_prefill_bf16)
+    ->Args({384, 896})
+    ->Args({896, 384})
     ->Args({1152, 1152})
     ->Args({1152, 6912})
     ->Args({6912, 1152})
