@@ -23,12 +23,12 @@ LoadOptions load_options(const Flags& flags) {
       throw Error("[" + cmd +
                   "] --device cuda: this lathe was built without CUDA or no GPU is "
                   "present (rebuild with the cuda preset on a machine with an NVIDIA GPU)");
-    throw Error("[" + cmd +
-                "] --device cuda: language models do not run on the CUDA backend "
-                "yet; use --device cpu");
-  }
-  if (device != "cpu")
+    load.device = Device::cuda;
+  } else if (device == "cpu") {
+    load.device = Device::cpu;
+  } else {
     throw Error("[" + cmd + "] unknown device '" + device + "' (expected cpu or cuda)");
+  }
   if (auto d = flags.text("--dtype")) {
     if (*d == "bf16" || *d == "bfloat16") {
       load.dtype = bfloat16;

@@ -8,6 +8,7 @@
 
 #include "lathe/core/transforms.h"
 #include "lathe/ops/creation.h"
+#include "lathe/ops/device.h"
 #include "lathe/ops/elementwise.h"
 #include "lathe/ops/indexing.h"
 #include "lathe/ops/random.h"
@@ -122,6 +123,11 @@ Array Sampler::as_rows(const Array& logits) const {
   if (uses_penalties() && batch_ != 0 && rows.shape(0) != batch_)
     fail("logits have " + std::to_string(rows.shape(0)) + " rows but reset() was given " +
          std::to_string(batch_));
+  // Plain greedy decoding (argmax) stays on the logits' device. The other samplers keep their
+  // state (random key, penalty counts) on the host and need sort/topk/random, which have no
+  // CUDA kernels yet, so they read the rows back: one row of floats per step.
+  if (rows.device() != Device::cpu && (!greedy() || uses_penalties()))
+    rows = to_device(rows, Device::cpu);
   return rows.dtype() == float32 ? rows : astype(rows, float32);
 }
 

@@ -3,15 +3,21 @@
 
 #include "lathe/cache/rotating_kv_cache.h"
 #include "lathe/nn/attention.h"
+#include "lathe/ops/device.h"
 
 namespace lathe {
 
 DecoderModel::DecoderModel(TextConfig config)
     : config_(std::move(config)), model_type_(config_.model_type) {}
 
-DecoderModel::DecoderModel(TextConfig config, const nn::Shard& shard)
+DecoderModel::DecoderModel(TextConfig config, const LoadOptions& opts)
     : DecoderModel(std::move(config)) {
-  check_tensor_parallel(config_, shard.size);
+  check_tensor_parallel(config_, opts.shard.size);
+  device_ = opts.device.value_or(default_device());
+}
+
+Array DecoderModel::tokens_on_device(const Array& tokens) const {
+  return tokens.device() == device_ ? tokens : to_device(tokens, device_);
 }
 
 void check_tensor_parallel(const TextConfig& c, int ranks) {
@@ -71,7 +77,7 @@ nn::Weights open_weights(const std::string& dir, const TextConfig& config,
     throw Error(std::string("[load_model] dtype must be floating-point, got ") +
                 opts.dtype->name());
   }
-  return nn::Weights::open(dir, opts.dtype);
+  return nn::Weights::open(dir, opts.dtype, opts.device.value_or(default_device()));
 }
 
 }  // namespace lathe

@@ -24,12 +24,15 @@ class DecoderModel : public LanguageModel {
 
  protected:
   explicit DecoderModel(TextConfig config);
-  // Checks that the config splits across shard.size ranks
-  // (check_tensor_parallel) before any weight is bound.
-  DecoderModel(TextConfig config, const nn::Shard& shard);
+  // Checks that the config splits across opts.shard.size ranks
+  // (check_tensor_parallel) before any weight is bound; runs on opts.device
+  // (unset: the default device).
+  DecoderModel(TextConfig config, const LoadOptions& opts);
   // Validates forward()'s arguments: integer tokens [B, T] with T >= 1, and
   // one cache per layer.
   void check_forward(const Array& tokens, const KVCaches& caches) const;
+  // The tokens on the model's device (an explicit copy when they are elsewhere).
+  Array tokens_on_device(const Array& tokens) const;
   void add_weights(const std::vector<Array>& w) {
     weights_.insert(weights_.end(), w.begin(), w.end());
   }
@@ -37,6 +40,9 @@ class DecoderModel : public LanguageModel {
   TextConfig config_;
   std::string model_type_;
   std::vector<Array> weights_;
+  // Where the weights live; forward runs under a DeviceScope of it, so that
+  // caches, masks and positions are made there too.
+  Device device_ = Device::cpu;
 };
 
 // Throws lathe::Error("[tp] ...") naming the config and the count when the

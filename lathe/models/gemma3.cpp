@@ -121,7 +121,7 @@ nn::Weights language_model_weights(const std::string& dir, const TextConfig& c,
 class Gemma3ForCausalLM : public DecoderModel {
  public:
   Gemma3ForCausalLM(const std::string& dir, const LoadOptions& opts, TextConfig c)
-      : DecoderModel(std::move(c), opts.shard),
+      : DecoderModel(std::move(c), opts),
         // transformers' Gemma3ForConditionalGeneration (gemma3 folders) returns
         // lm_head's logits without final_logit_softcapping; only the text-only
         // Gemma3ForCausalLM caps them. (Released Gemma 3 checkpoints set none.)
@@ -155,10 +155,11 @@ class Gemma3ForCausalLM : public DecoderModel {
 
   Array forward(const Array& tokens, KVCaches& caches) override {
     check_forward(tokens, caches);
+    DeviceScope on_device(device_);
     const int seq_len = caches[0]->offset() + static_cast<int>(tokens.shape(1));
     rotary_emb_.prepare(seq_len);
     rotary_emb_local_.prepare(seq_len);
-    Array hidden_states = embed_tokens_(tokens) * *embed_scale_;
+    Array hidden_states = embed_tokens_(tokens_on_device(tokens)) * *embed_scale_;
     for (size_t i = 0; i < layers_.size(); ++i) {
       hidden_states = layers_[i](hidden_states, *caches[i], rotary_emb_, rotary_emb_local_);
     }

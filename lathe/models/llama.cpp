@@ -75,7 +75,7 @@ class LlamaForCausalLM : public DecoderModel {
  public:
   LlamaForCausalLM(const std::string& dir, const LoadOptions& opts, TextConfig c,
                    const LlamaFlavor& flavor)
-      : DecoderModel(std::move(c), opts.shard),
+      : DecoderModel(std::move(c), opts),
         weights_in_(open_weights(dir, config_, opts)),
         embed_tokens_(weights_in_, "model.embed_tokens", config_.vocab_size, config_.hidden_size,
                       opts.shard),
@@ -99,8 +99,9 @@ class LlamaForCausalLM : public DecoderModel {
 
   Array forward(const Array& tokens, KVCaches& caches) override {
     check_forward(tokens, caches);
+    DeviceScope on_device(device_);
     rotary_emb_.prepare(caches[0]->offset() + static_cast<int>(tokens.shape(1)));
-    Array hidden_states = embed_tokens_(tokens);
+    Array hidden_states = embed_tokens_(tokens_on_device(tokens));
     for (size_t i = 0; i < layers_.size(); ++i) {
       hidden_states = layers_[i](hidden_states, *caches[i], rotary_emb_);
     }

@@ -19,6 +19,9 @@ struct LoadOptions {
   // Compute dtype of the weights (e.g. float32 for reference checks on the
   // CPU). Unset: the checkpoint's own dtype.
   std::optional<Dtype> dtype;
+  // Where the weights live and forward runs: weights are read on the host and
+  // copied there once. Unset: the loading thread's default_device().
+  std::optional<Device> device;
   // The tensor-parallel rank to build (its slices of the weights, collectives
   // through shard.comm); the default is the whole model. TensorParallelModel
   // (tensor_parallel.h) sets it for each of its ranks.

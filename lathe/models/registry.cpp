@@ -65,7 +65,11 @@ std::unique_ptr<LanguageModel> load_model(const std::string& dir, const LoadOpti
     throw Error("[load_model] " + path + ": unsupported model_type '" + type +
                 "' (supported: " + (list.empty() ? "none" : list) + ")");
   }
-  return factory(dir, opts);
+  // Arrays the constructors make (rope tables, scales) land on the model's device.
+  LoadOptions placed = opts;
+  if (!placed.device) placed.device = default_device();
+  DeviceScope scope(*placed.device);
+  return factory(dir, placed);
 }
 
 }  // namespace lathe

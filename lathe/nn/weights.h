@@ -15,10 +15,13 @@ namespace lathe::nn {
 
 class Weights {
  public:
-  // Floating tensors are converted to `dtype` when it is given.
-  Weights(io::WeightStore store, io::QuantConfig quant, std::optional<Dtype> dtype = std::nullopt);
+  // Floating tensors are converted to `dtype` when it is given; every tensor
+  // handed out is copied to `device` (after the conversion, which runs on the host).
+  Weights(io::WeightStore store, io::QuantConfig quant, std::optional<Dtype> dtype = std::nullopt,
+          Device device = Device::cpu);
   // The weights and quantization of a Hugging Face folder (io::ModelFolder).
-  static Weights open(const std::string& dir, std::optional<Dtype> dtype = std::nullopt);
+  static Weights open(const std::string& dir, std::optional<Dtype> dtype = std::nullopt,
+                      Device device = Device::cpu);
 
   bool contains(const std::string& name) const { return store_.contains(name); }
   // The tensor `name`, which must have `shape`. Throws lathe::Error naming the
@@ -34,6 +37,7 @@ class Weights {
 
   // The dtype floating weights load as: the forced one, else the checkpoint's.
   std::optional<Dtype> dtype() const { return dtype_; }
+  Device device() const { return device_; }
   const std::string& source() const { return store_.dir(); }
 
  private:
@@ -42,6 +46,7 @@ class Weights {
   io::WeightStore store_;
   io::QuantConfig quant_;
   std::optional<Dtype> dtype_;
+  Device device_;
 };
 
 }  // namespace lathe::nn

@@ -20,6 +20,7 @@
 #include "lathe/lathe.h"
 #include "lathe/models/model.h"
 #include "lathe/text/tokenizer.h"
+#include "support/harness.h"
 
 namespace lathe {
 namespace {
@@ -153,6 +154,9 @@ TEST(RunCli, HelpExitsZero) {
   }
 }
 
+// The device the fixture runs use: LATHE_TEST_DEVICE's (cpu unless it says cuda).
+std::string test_device_name() { return device_name(testing::test_device()); }
+
 // The fixture folders need their architecture registered in this build.
 bool can_load(const std::string& name) {
   auto dir = models_dir() + "/" + name;
@@ -193,7 +197,7 @@ TEST(RunCli, GreedyRunMatchesTransformers) {
     auto margin = ref.at("greedy_margin").to_vector<float>();
     Result r = lathe_cli({"run", dir, "--prompt-ids", join(prompt), "--max-tokens",
                           std::to_string(want.size()), "--temperature", "0", "--ignore-eos",
-                          "--json", "--prefill-chunk", "7"});
+                          "--json", "--prefill-chunk", "7", "--device", test_device_name()});
     ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
     auto j = last_json(r.out);
     auto got = j.at("ids").get<std::vector<int64_t>>();
@@ -216,7 +220,7 @@ TEST(RunCli, GreedyTextRunMatchesTransformers) {
   auto want = ints(ref.at("text_greedy_ids"));
   Result r = lathe_cli({"run", dir, "-p", meta.at("text_prompt").get<std::string>(), "--raw",
                         "--max-tokens", std::to_string(want.size()), "--temperature", "0",
-                        "--ignore-eos", "--json"});
+                        "--ignore-eos", "--json", "--device", test_device_name()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = last_json(r.out);
   EXPECT_EQ(j.at("ids").get<std::vector<int64_t>>(), want);
@@ -281,7 +285,8 @@ TEST(RunCli, LogitsMatchTransformers) {
   auto want = ref.at("logits").to_vector<float>();
   fs::path out =
       fs::temp_directory_path() / ("lathe_cli_logits_" + std::to_string(::getpid()) + ".npy");
-  Result r = lathe_cli({"logits", dir, "--ids", join(ids), "--out", out.string()});
+  Result r = lathe_cli(
+      {"logits", dir, "--ids", join(ids), "--out", out.string(), "--device", test_device_name()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Array got_a = io::load_npy(out.string());
   fs::remove(out);
