@@ -12,6 +12,7 @@
 #include "lathe/io/mapped_file.h"
 #include "lathe/io/npy_header.h"
 #include "lathe/ops/creation.h"
+#include "lathe/ops/device.h"
 #include "lathe/ops/shape.h"
 
 namespace lathe::io {
@@ -106,8 +107,10 @@ Array load_npy(const std::string& path) {
   return transpose(array_from(buf.data(), dt, reversed, dt));
 }
 
-void save_npy(const std::string& path, const Array& a) {
-  a.check_valid("save_npy");
+void save_npy(const std::string& path, const Array& arr) {
+  arr.check_valid("save_npy");
+  // The bytes are written from the host: a GPU array is copied back first.
+  Array a = to_device(arr, Device::cpu);
   const char* descr = descr_of(a.dtype());
   if (!descr)
     throw Error("[npy] cannot write " + path + ": " + a.dtype().name() +

@@ -116,7 +116,9 @@ void save_safetensors(const std::string& path, const std::map<std::string, Array
     throw Error("[safetensors] writing " + path + ": " + what);
   };
   if (std::fwrite(header.data(), 1, header.size(), f) != header.size()) fail("short write");
-  for (auto& [name, a] : order) {
+  for (auto& [name, arr] : order) {
+    // The bytes are written from the host: a GPU array is copied back first.
+    Array a = to_device(arr, Device::cpu);
     // Computed without an eval(): saving must not free the caller's arrays.
     if (!a.is_available()) eval_nodes({a.node_ptr()}, true);
     const auto& n = a.node();
