@@ -4,6 +4,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <memory>
 #include <mutex>
 
 #include "lathe/core/error.h"
@@ -79,7 +80,10 @@ Regex::~Regex() {
 
 void Regex::find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const {
   out.clear();
-  thread_local pcre2_match_data* md = pcre2_match_data_create(4, nullptr);
+  // One match block per thread, freed when the thread exits (server workers come and go).
+  thread_local std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> md_owner(
+      pcre2_match_data_create(4, nullptr), &pcre2_match_data_free);
+  pcre2_match_data* md = md_owner.get();
   auto subject = reinterpret_cast<PCRE2_SPTR>(s.data());
   size_t start = 0;
   uint32_t opts = PCRE2_NO_UTF_CHECK;

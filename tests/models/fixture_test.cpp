@@ -152,7 +152,11 @@ TEST_P(Fixture, ChunkedPrefillAndDecodeEqualOnePass) {
   chunks.push_back(static_cast<int>(tokens.size()) - 17);
   for (const auto& c : {chunks, steps}) {
     Host got = run(*model, tokens, c);
-    EXPECT_TRUE(close(got, one, {1e-5, 1e-5})) << c.size() << " chunks";
+    // float32 sums in another order (chunks, unfused debug builds): bound relative to the
+    // logits' scale.
+    double scale = 1.0;
+    for (double v : one.data) scale = std::max(scale, std::abs(v));
+    EXPECT_TRUE(close(got, one, {1e-5, 1e-5 * scale})) << c.size() << " chunks";
     const Host want = to_host(ref_.at(long_case ? "long_logits" : "logits"));
     EXPECT_LE(errors(got, want).max, 1e-4) << c.size() << " chunks";
   }
