@@ -15,18 +15,6 @@ Buffer::~Buffer() {
 
 namespace {
 
-std::string human(size_t b) {
-  char s[64];
-  if (b >= (size_t(1) << 30)) {
-    snprintf(s, sizeof s, "%.2f GiB", double(b) / double(size_t(1) << 30));
-  } else if (b >= (size_t(1) << 20)) {
-    snprintf(s, sizeof s, "%.2f MiB", double(b) / double(size_t(1) << 20));
-  } else {
-    snprintf(s, sizeof s, "%zu bytes", b);
-  }
-  return s;
-}
-
 // Blocks are rounded to size classes so that a loop's shapes reuse their blocks.
 size_t size_class(size_t n) {
   if (n <= 64) return 64;
@@ -35,11 +23,7 @@ size_t size_class(size_t n) {
     while (c < n) c <<= 1;
     return c;
   }
-  // Above a page: round up to 1/8 of the next power of two, bounding waste at 12.5%.
-  size_t p = 4096;
-  while (p < n) p <<= 1;
-  size_t step = p / 8;
-  return (n + step - 1) / step * step;
+  return large_size_class(n);
 }
 
 class CpuAllocator final : public Allocator {
@@ -55,9 +39,9 @@ class CpuAllocator final : public Allocator {
     {
       std::lock_guard lk(mu_);
       if (active_ + n > memory_limit_) {
-        throw Error("[memory] allocating " + human(n) + " would exceed the memory limit of " +
-                    human(memory_limit_) + " (" + human(active_) +
-                    " active); free arrays or raise set_memory_limit()");
+        throw Error("[memory] allocating " + format_bytes(n) +
+                    " would exceed the memory limit of " + format_bytes(memory_limit_) + " (" +
+                    format_bytes(active_) + " active); free arrays or raise set_memory_limit()");
       }
       auto it = cache_.find(n);
       if (it != cache_.end()) {
@@ -77,7 +61,7 @@ class CpuAllocator final : public Allocator {
       if (!p) {
         std::lock_guard lk(mu_);
         active_ -= n;
-        throw Error("[memory] the system could not provide " + human(n));
+        throw Error("[memory] the system could not provide " + format_bytes(n));
       }
     }
     return std::make_shared<Buffer>(p, n, this);
@@ -144,6 +128,25 @@ class CpuAllocator final : public Allocator {
 };
 
 }  // namespace
+
+std::string format_bytes(size_t b) {
+  char s[64];
+  if (b >= (size_t(1) << 30)) {
+    snprintf(s, sizeof s, "%.2f GiB", double(b) / double(size_t(1) << 30));
+  } else if (b >= (size_t(1) << 20)) {
+    snprintf(s, sizeof s, "%.2f MiB", double(b) / double(size_t(1) << 20));
+  } else {
+    snprintf(s, sizeof s, "%zu bytes", b);
+  }
+  return s;
+}
+
+size_t large_size_class(size_t n) {
+  size_t p = 4096;
+  while (p < n) p <<= 1;
+  size_t step = p / 8;
+  return (n + step - 1) / step * step;
+}
 
 Allocator& cpu_allocator() {
   // Never destroyed: buffers may outlive static destruction order.

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 namespace lathe {
 
@@ -47,6 +48,13 @@ class Allocator {
 };
 
 Allocator& cpu_allocator();
+
+// Shared by the device allocators.
+// Byte counts for error messages ("1.50 MiB").
+std::string format_bytes(size_t bytes);
+// Above 4 KiB, blocks round up to 1/8 of the next power of two (waste at most
+// 12.5%), so that a loop's slightly different sizes reuse the same blocks.
+size_t large_size_class(size_t bytes);
 // Device memory (lathe/backend/cuda); throws without the CUDA backend.
 Allocator& cuda_allocator();
 

@@ -20,25 +20,10 @@ namespace cuda {
 
 namespace {
 
-std::string human(size_t b) {
-  char s[64];
-  if (b >= (size_t(1) << 30)) {
-    snprintf(s, sizeof s, "%.2f GiB", double(b) / double(size_t(1) << 30));
-  } else if (b >= (size_t(1) << 20)) {
-    snprintf(s, sizeof s, "%.2f MiB", double(b) / double(size_t(1) << 20));
-  } else {
-    snprintf(s, sizeof s, "%zu bytes", b);
-  }
-  return s;
-}
-
 // 256-byte granularity (cudaMalloc's alignment), then 1/8 of the next power of two.
 size_t size_class(size_t n) {
   if (n <= 4096) return (n + 255) / 256 * 256;
-  size_t p = 4096;
-  while (p < n) p <<= 1;
-  size_t step = p / 8;
-  return (n + step - 1) / step * step;
+  return large_size_class(n);
 }
 
 class CudaAllocator final : public DeviceAllocator {
@@ -51,9 +36,9 @@ class CudaAllocator final : public DeviceAllocator {
     {
       std::lock_guard lk(mu_);
       if (active_ + n > memory_limit_) {
-        throw Error("[memory] allocating " + human(n) +
-                    " on cuda would exceed the memory limit of " + human(memory_limit_) + " (" +
-                    human(active_) +
+        throw Error("[memory] allocating " + format_bytes(n) +
+                    " on cuda would exceed the memory limit of " + format_bytes(memory_limit_) +
+                    " (" + format_bytes(active_) +
                     " active); free arrays or raise set_memory_limit(bytes, Device::cuda)");
       }
       p = take_cached(n, stream, waits);
@@ -180,9 +165,10 @@ class CudaAllocator final : public DeviceAllocator {
       cudaMemGetInfo(&free_b, &total_b);
       std::lock_guard lk(mu_);
       active_ -= n;
-      throw Error("[memory] the GPU could not provide " + human(n) + " (" + human(active_) +
-                  " active in lathe, " + human(cleared) + " of cache freed and retried, " +
-                  human(free_b) + " free of " + human(total_b) + "): " + cudaGetErrorString(err));
+      throw Error("[memory] the GPU could not provide " + format_bytes(n) + " (" +
+                  format_bytes(active_) + " active in lathe, " + format_bytes(cleared) +
+                  " of cache freed and retried, " + format_bytes(free_b) + " free of " +
+                  format_bytes(total_b) + "): " + cudaGetErrorString(err));
     }
     std::lock_guard lk(mu_);
     users_[p].assign(1, current_stream_id());
