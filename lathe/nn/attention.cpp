@@ -76,12 +76,13 @@ Attention::Attention(const Weights& w, const std::string& prefix, const Attentio
 Attention::Attention(const Weights& w, const std::string& prefix, const AttentionSpec& s,
                      const Shard& shard, const HeadPart& p)
     : spec_(local_spec(s, p)),
-      q_proj_(w, prefix + ".q_proj", s.hidden_size, int64_t(s.num_heads) * s.head_dim, s.qkv_bias,
-              head_columns(shard, p.q_begin, p.q_count, s.head_dim)),
-      k_proj_(w, prefix + ".k_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,
-              s.qkv_bias, head_columns(shard, p.kv_begin, p.kv_count, s.head_dim)),
-      v_proj_(w, prefix + ".v_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,
-              s.qkv_bias, head_columns(shard, p.kv_begin, p.kv_count, s.head_dim)),
+      qkv_({Linear(w, prefix + ".q_proj", s.hidden_size, int64_t(s.num_heads) * s.head_dim,
+                   s.qkv_bias, head_columns(shard, p.q_begin, p.q_count, s.head_dim)),
+            Linear(w, prefix + ".k_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,
+                   s.qkv_bias, head_columns(shard, p.kv_begin, p.kv_count, s.head_dim)),
+            Linear(w, prefix + ".v_proj", s.hidden_size, int64_t(s.num_kv_heads) * s.head_dim,
+                   s.qkv_bias, head_columns(shard, p.kv_begin, p.kv_count, s.head_dim))},
+           fuse_projections(w)),
       o_proj_(w, prefix + ".o_proj", int64_t(s.num_heads) * s.head_dim, s.hidden_size, s.o_bias,
               shard.split() ? LinearSplit::rows(shard, int64_t(p.q_begin) * s.head_dim,
                                                 int64_t(p.q_begin + p.q_count) * s.head_dim)
@@ -91,9 +92,10 @@ Attention::Attention(const Weights& w, const std::string& prefix, const Attentio
 
 Array Attention::operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope) const {
   const int64_t b = x.shape(0), t = x.shape(1), d = spec_.head_dim;
-  Array queries = reshape(q_proj_(x), {b, t, spec_.num_heads, d});
-  Array keys = reshape(k_proj_(x), {b, t, spec_.num_kv_heads, d});
-  Array values = reshape(v_proj_(x), {b, t, spec_.num_kv_heads, d});
+  auto qkv = qkv_(x);
+  Array queries = reshape(qkv[0], {b, t, spec_.num_heads, d});
+  Array keys = reshape(qkv[1], {b, t, spec_.num_kv_heads, d});
+  Array values = reshape(qkv[2], {b, t, spec_.num_kv_heads, d});
   if (q_norm_) {
     queries = (*q_norm_)(queries);
     keys = (*k_norm_)(keys);
@@ -121,11 +123,9 @@ Array Attention::operator()(const Array& x, KVCache& cache, const RotaryEmbeddin
 }
 
 std::vector<Array> Attention::parameters() const {
-  std::vector<Array> out;
-  for (const Linear* l : {&q_proj_, &k_proj_, &v_proj_, &o_proj_}) {
-    auto p = l->parameters();
-    out.insert(out.end(), p.begin(), p.end());
-  }
+  std::vector<Array> out = qkv_.parameters();
+  auto o = o_proj_.parameters();
+  out.insert(out.end(), o.begin(), o.end());
   if (q_norm_) {
     out.push_back(q_norm_->weight());
     out.push_back(k_norm_->weight());

@@ -59,7 +59,8 @@ class Attention {
             const Shard& shard, const HeadPart& part);
 
   AttentionSpec spec_;  // num_heads and num_kv_heads: this rank's
-  Linear q_proj_, k_proj_, v_proj_, o_proj_;
+  LinearGroup qkv_;  // q_proj, k_proj, v_proj
+  Linear o_proj_;
   std::optional<RMSNorm> q_norm_, k_norm_;
 };
 

@@ -1,6 +1,8 @@
 // Dense and quantized linear layers and embeddings.
 #include "lathe/nn/linear.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <tuple>
 
 #include "lathe/ops/elementwise.h"
@@ -135,6 +137,80 @@ std::vector<Array> Linear::parameters() const {
   std::vector<Array> out = m_.parameters();
   if (bias_) out.push_back(*bias_);
   return out;
+}
+
+int64_t Linear::local_out_features() const {
+  return m_.quantized() ? m_.w.scales->shape(0) : m_.w.weight.shape(0);
+}
+
+std::optional<Linear> Linear::stack(const std::vector<Linear>& parts) {
+  if (parts.size() < 2) return std::nullopt;
+  const Linear& first = parts.front();
+  const io::LinearWeights& f = first.m_.w;
+  auto same_dtype = [](const std::optional<Array>& a, const std::optional<Array>& b) {
+    return a.has_value() == b.has_value() && (!a || a->dtype() == b->dtype());
+  };
+  for (const Linear& p : parts) {
+    const io::LinearWeights& w = p.m_.w;
+    if (p.split_.kind == LinearSplit::Kind::rows ||
+        p.split_.kind == LinearSplit::Kind::gathered_columns)
+      return std::nullopt;
+    if (w.quant != f.quant || w.weight.dtype() != f.weight.dtype() ||
+        w.weight.ndim() != 2 || w.weight.shape(1) != f.weight.shape(1) ||
+        w.weight.device() != f.weight.device() || !same_dtype(w.scales, f.scales) ||
+        !same_dtype(w.biases, f.biases) || !same_dtype(p.bias_, first.bias_))
+      return std::nullopt;
+  }
+  auto rows_of = [&](auto get) {
+    std::vector<Array> v;
+    for (const Linear& p : parts) v.push_back(get(p));
+    return concatenate(v, 0);
+  };
+  Linear out = first;
+  out.split_ = LinearSplit{};
+  out.m_.w.weight = rows_of([](const Linear& p) { return p.m_.w.weight; });
+  if (f.scales) out.m_.w.scales = rows_of([](const Linear& p) { return *p.m_.w.scales; });
+  if (f.biases) out.m_.w.biases = rows_of([](const Linear& p) { return *p.m_.w.biases; });
+  if (first.bias_) out.bias_ = rows_of([](const Linear& p) { return *p.bias_; });
+  out.out_features_ = 0;
+  for (const Linear& p : parts) out.out_features_ += p.local_out_features();
+  return out;
+}
+
+LinearGroup::LinearGroup(std::vector<Linear> parts, bool fuse) {
+  for (const Linear& p : parts) sizes_.push_back(p.local_out_features());
+  if (fuse) stacked_ = Linear::stack(parts);
+  if (!stacked_) parts_ = std::move(parts);
+}
+
+std::vector<Array> LinearGroup::operator()(const Array& x) const {
+  std::vector<Array> out;
+  if (!stacked_) {
+    for (const Linear& p : parts_) out.push_back(p(x));
+    return out;
+  }
+  Array y = (*stacked_)(x);
+  int64_t begin = 0;
+  for (int64_t n : sizes_) {
+    out.push_back(slice_axis(y, -1, begin, begin + n));
+    begin += n;
+  }
+  return out;
+}
+
+std::vector<Array> LinearGroup::parameters() const {
+  if (stacked_) return stacked_->parameters();
+  std::vector<Array> out;
+  for (const Linear& p : parts_) {
+    auto ps = p.parameters();
+    out.insert(out.end(), ps.begin(), ps.end());
+  }
+  return out;
+}
+
+bool fuse_projections(const Weights& w) {
+  if (const char* e = std::getenv("LATHE_FUSE_PROJECTIONS"); e && *e) return std::strcmp(e, "0") != 0;
+  return w.device() == Device::cuda;
 }
 
 Embedding::Embedding(const Weights& w, const std::string& name, int64_t vocab, int64_t dim,

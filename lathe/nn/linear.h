@@ -48,6 +48,12 @@ class Linear {
   Array operator()(const Array& x) const;
   std::vector<Array> parameters() const;
   bool quantized() const { return m_.quantized(); }
+  // The output features this rank computes.
+  int64_t local_out_features() const;
+  // One layer whose rows are `parts`' rows stacked in order (they read the same input), or
+  // nothing when they cannot be stacked: different dtypes or quantization, a bias on some
+  // but not all, or a split that sums or gathers outputs across ranks.
+  static std::optional<Linear> stack(const std::vector<Linear>& parts);
 
  private:
   StoredMatrix m_;
@@ -55,6 +61,27 @@ class Linear {
   LinearSplit split_;
   int64_t out_features_;
 };
+
+// Linear layers that read the same input (q/k/v, gate/up). Stacked into one matmul when
+// `fuse` and they allow it (Linear::stack), else run one by one; outputs come back per
+// layer either way (views of the stacked product when fused).
+class LinearGroup {
+ public:
+  LinearGroup(std::vector<Linear> parts, bool fuse);
+  std::vector<Array> operator()(const Array& x) const;
+  std::vector<Array> parameters() const;
+  bool fused() const { return stacked_.has_value(); }
+
+ private:
+  std::vector<Linear> parts_;  // empty when stacked
+  std::optional<Linear> stacked_;
+  std::vector<int64_t> sizes_;
+};
+
+// Whether layers loaded from `w` stack their projections: on the GPU, where one wide
+// matmul beats several narrow ones and the weights are copied anyway (on the CPU they stay
+// zero-copy views of the checkpoint file). LATHE_FUSE_PROJECTIONS=0 or 1 overrides.
+bool fuse_projections(const Weights& w);
 
 // Token embeddings [vocab, dim]; as_linear() reuses the table as a tied
 // output head (logits = x @ table^T). Split across ranks by vocabulary: each

@@ -50,24 +50,26 @@ GatedMLP::GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden,
 GatedMLP::GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden,
                    int64_t intermediate, bool bias, Activation act, const Shard& shard,
                    std::pair<int64_t, int64_t> part)
-    : gate_proj_(w, prefix + ".gate_proj", hidden, intermediate, bias,
-                 shard.split() ? LinearSplit::columns(part.first, part.second) : LinearSplit{}),
-      up_proj_(w, prefix + ".up_proj", hidden, intermediate, bias,
-               shard.split() ? LinearSplit::columns(part.first, part.second) : LinearSplit{}),
+    : gate_up_({Linear(w, prefix + ".gate_proj", hidden, intermediate, bias,
+                       shard.split() ? LinearSplit::columns(part.first, part.second)
+                                     : LinearSplit{}),
+                Linear(w, prefix + ".up_proj", hidden, intermediate, bias,
+                       shard.split() ? LinearSplit::columns(part.first, part.second)
+                                     : LinearSplit{})},
+               fuse_projections(w)),
       down_proj_(w, prefix + ".down_proj", intermediate, hidden, bias,
                  shard.split() ? LinearSplit::rows(shard, part.first, part.second) : LinearSplit{}),
       act_(act) {}
 
 Array GatedMLP::operator()(const Array& x) const {
-  return down_proj_(activate(act_, gate_proj_(x)) * up_proj_(x));
+  auto gate_up = gate_up_(x);
+  return down_proj_(activate(act_, gate_up[0]) * gate_up[1]);
 }
 
 std::vector<Array> GatedMLP::parameters() const {
-  std::vector<Array> out;
-  for (const Linear* l : {&gate_proj_, &up_proj_, &down_proj_}) {
-    auto p = l->parameters();
-    out.insert(out.end(), p.begin(), p.end());
-  }
+  std::vector<Array> out = gate_up_.parameters();
+  auto d = down_proj_.parameters();
+  out.insert(out.end(), d.begin(), d.end());
   return out;
 }
 

@@ -30,7 +30,8 @@ class GatedMLP {
   GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden, int64_t intermediate,
            bool bias, Activation act, const Shard& shard, std::pair<int64_t, int64_t> part);
 
-  Linear gate_proj_, up_proj_, down_proj_;
+  LinearGroup gate_up_;  // gate_proj, up_proj
+  Linear down_proj_;
   Activation act_;
 };
 

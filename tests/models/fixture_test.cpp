@@ -5,9 +5,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "lathe/io/safetensors.h"
+#include "lathe/models/decoder.h"
 #include "lathe/models/model.h"
 #include "support/harness.h"
 
@@ -121,6 +123,30 @@ TEST_P(Fixture, Bfloat16LogitsAreClose) {
     record("bfloat16_native_vs_transformers_bf16", n);
     EXPECT_LE(n.l2, 3e-2);
   }
+}
+
+// q/k/v and gate/up stacked into one matmul each (the GPU's default) give the same logits.
+TEST_P(Fixture, StackedProjectionsMatchTransformers) {
+  const char* before = std::getenv("LATHE_FUSE_PROJECTIONS");
+  const std::string saved = before ? before : "";
+  setenv("LATHE_FUSE_PROJECTIONS", "0", 1);
+  const size_t separate = load(float32)->weights().size();
+  setenv("LATHE_FUSE_PROJECTIONS", "1", 1);
+  auto model = load(float32);
+  if (before) {
+    setenv("LATHE_FUSE_PROJECTIONS", saved.c_str(), 1);
+  } else {
+    unsetenv("LATHE_FUSE_PROJECTIONS");
+  }
+  // Each layer holds 3 fewer tensors (q, k, v -> 1 and gate, up -> 1), or more with biases.
+  auto* decoder = dynamic_cast<DecoderModel*>(model.get());
+  ASSERT_NE(decoder, nullptr);
+  const auto layers = static_cast<size_t>(decoder->config().num_hidden_layers);
+  EXPECT_LE(model->weights().size() + 3 * layers, separate);
+  Errors e = errors(run(*model, ids("input_ids")), to_host(ref_.at("logits")));
+  record("float32_stacked", e);
+  EXPECT_LE(e.l2, 1e-4);
+  EXPECT_LE(e.max, 1e-4);
 }
 
 TEST_P(Fixture, GreedyContinuationMatchesTransformers) {
