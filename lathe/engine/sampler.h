@@ -1,5 +1,5 @@
 // Choosing the next token from logits: penalties, temperature, top-k, top-p, min-p and a
-// seeded categorical draw, all built from lathe ops so they run where the logits live.
+// seeded categorical draw, on the device where the logits live.
 #pragma once
 
 #include <cstdint>
@@ -8,24 +8,14 @@
 #include <vector>
 
 #include "lathe/core/array.h"
+#include "lathe/ops/sampling.h"
 
 namespace lathe {
 
-// The processors run in the order of transformers' logits processors and warpers:
-//   1. repetition_penalty (transformers): for every token present in the context (prompt and
-//      generated), a positive logit is divided by it, a negative one multiplied;
-//   2. presence / frequency penalties (OpenAI): logit -= presence * [count > 0] +
-//      frequency * count, where count is how often the token was *generated* so far;
-//   3. temperature: logits / temperature; 0 means greedy (argmax of the penalized logits,
-//      skipping 3-6);
-//   4. top_k: keep the tokens whose logit is at least the k-th largest (0 = off);
-//   5. top_p (transformers): sort ascending, remove the tokens whose cumulative probability
-//      is <= 1 - top_p, always keeping the most likely one (1 = off);
-//   6. min_p (transformers): remove tokens whose probability is below min_p times the largest
-//      probability (0 = off);
-//   7. a categorical draw from the softmax of what remains (inverse CDF at one float32
-//      uniform per row: classes below ~2^-24 of the total are drawn at a quantized rate).
-// Removed tokens get logit -inf. Tokens tied with the threshold of top-p are kept.
+// The settings of lathe::fast::sample_tokens (lathe/ops/sampling.h: the processors run in the
+// order of transformers' logits processors and warpers, then a draw); temperature 0 is greedy.
+// repetition_penalty sees the prompt and the generated tokens, presence and frequency only
+// the generated ones.
 struct SamplerConfig {
   double temperature = 1.0;
   int top_k = 0;
@@ -42,8 +32,11 @@ struct SamplerConfig {
 void validate(const SamplerConfig& config);
 
 // A sampler for one generation (it counts tokens for the penalties and advances its random
-// key each draw). Logits are [B, V] (or [V], one row); draws are int32 [B]. Nothing here
-// reads values back to the host.
+// key each draw). Logits are [B, V] (or [V], one row); draws are int32 [B]. Everything stays
+// on the logits' device: the key and the counts move there once (at the first step), and a
+// step is one fused op (plus the key split and the uniforms, and count_tokens of the drawn ids
+// into the counts, in place, when penalties are on), so it can be scheduled with the next
+// forward and the sampled ids are all that comes back to the host.
 class Sampler {
  public:
   Sampler(const SamplerConfig& config, int vocab_size);
@@ -53,15 +46,17 @@ class Sampler {
   void reset(const std::vector<std::vector<int32_t>>& context);
   void reset(std::span<const int32_t> context);
 
-  // Steps 1-6 above: float32 [B, V] with removed tokens at -inf (for greedy, only the
-  // penalties are applied).
-  Array process(const Array& logits) const;
   // The next token of each row; records it for the penalties and advances the key.
   Array sample(const Array& logits);
-  // Records tokens chosen elsewhere (int32 [B]) for the penalties.
+  // The same draw (same key, same uniforms) by the slow twin made of primitive ops.
+  Array sample_reference(const Array& logits);
+  // Steps 1-6 by the slow twin: float32 [B, V] with removed tokens at -inf (for greedy, only
+  // the penalties are applied).
+  Array process(const Array& logits) const;
+  // Records tokens chosen elsewhere (integer [B]) for the penalties.
   void accept(const Array& tokens);
 
-  // What must survive evals between steps (the key and the token counts): keep() or
+  // What must survive evals between steps (the key and the generated counts): keep() or
   // async_eval() them along with the sampled token.
   std::vector<Array> state() const;
   const SamplerConfig& config() const { return config_; }
@@ -69,17 +64,20 @@ class Sampler {
 
  private:
   Array as_rows(const Array& logits) const;
-  Array apply_penalties(Array logits) const;
-  Array apply_warpers(Array logits) const;
-  bool uses_penalties() const;
+  // Moves the state to device d (once: later calls find it there).
+  void place(Device d);
+  // Splits the key: the uniforms of this step's draws, [B].
+  Array next_uniforms(int64_t rows);
+  fast::SamplingInputs inputs(std::optional<Array> uniforms) const;
+  Array step(const Array& logits, bool reference);
 
   SamplerConfig config_;
+  fast::SamplingParams params_;
   int vocab_size_;
   int batch_ = 0;
   Array key_;
-  Array vocab_ids_;         // int32 [V], to turn drawn ids into one-hot counts
-  Array context_counts_;    // float32 [B, V]: prompt and generated tokens
-  Array generated_counts_;  // float32 [B, V]: generated tokens only
+  // float32 [B, V]: how often each token is in the prompt / was generated (penalties only).
+  std::optional<Array> prompt_counts_, generated_counts_;
 };
 
 }  // namespace lathe
