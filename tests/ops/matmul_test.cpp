@@ -158,6 +158,102 @@ TEST(Matmul, BatchOneWithTransposedHalfWeights) {
   }
 }
 
+// w [n, k] as the [k, n] matrix that transpose(w) stands for.
+Host transposed(const Host& w) {
+  const int64_t n = w.shape[0], k = w.shape[1];
+  Host t{{k, n}, std::vector<double>(w.size())};
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j) t[j * n + i] = w[i * k + j];
+  return t;
+}
+
+// The decode GEMV on the GPU (at most 8 rows of x against W^T): the K of the
+// decode shapes of llama-3.1-8b and gemma-3, an odd K (cuBLAS), M = 1, 2, 5.
+TEST(Matmul, DecodeGemvShapes) {
+  uint64_t seed = 500;
+  for (Dtype dt : {bfloat16, float16, float32}) {
+    for (int64_t k : {1152, 2560, 4096, 6912, 14336, 1001}) {
+      for (int64_t n : {1, 37, 258}) {
+        Host w = random_host({n, k}, dt, seed++);
+        Array wt = transpose(make_array(w, dt));
+        Host ref_w = transposed(w);
+        for (int64_t m : {1, 2, 5}) {
+          Host x = random_host({m, k}, dt, seed++);
+          Array y = matmul(make_array(x, dt), wt);
+          EXPECT_TRUE(close_product(to_host(y), ref_matmul(x, ref_w), dt))
+              << dt.name() << " m=" << m << " k=" << k << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
+// Many output rows (a vocabulary projection): N = 262144.
+TEST(Matmul, DecodeGemvManyRows) {
+  const int64_t n = 262144, k = 32;
+  for (Dtype dt : {bfloat16, float32}) {
+    Host w = random_host({n, k}, dt, 61);
+    Array wt = transpose(make_array(w, dt));
+    Host ref_w = transposed(w);
+    for (int64_t m : {1, 2}) {
+      Host x = random_host({m, k}, dt, 62 + m);
+      EXPECT_TRUE(close_product(to_host(matmul(make_array(x, dt), wt)), ref_matmul(x, ref_w), dt))
+          << dt.name() << " m=" << m;
+    }
+  }
+}
+
+// Layouts around the GEMV: padded rows of W (the GEMV reads them with a row
+// stride), an odd row stride and x starting mid-row (both cuBLAS), stacked rows
+// of x (6 rows fold into one GEMV, 9 do not), and addmm with a bias.
+TEST(Matmul, DecodeGemvLayoutsAndBias) {
+  const int64_t n = 70, k = 256;
+  for (Dtype dt : {bfloat16, float32}) {
+    for (int64_t pad : {8, 1}) {
+      Host big = random_host({n, k + pad}, dt, 71 + pad);
+      Host w{{n, k}, std::vector<double>(n * k)};
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < k; ++j) w[i * k + j] = big[i * (k + pad) + j];
+      Array wv = slice(make_array(big, dt), {0, 0}, {n, k});
+      Host x = random_host({2, k}, dt, 73);
+      EXPECT_TRUE(close_product(to_host(matmul(make_array(x, dt), transpose(wv))),
+                                ref_matmul(x, transposed(w)), dt))
+          << dt.name() << " row stride " << k + pad;
+    }
+    Host w = random_host({n, k}, dt, 74);
+    Array wt = transpose(make_array(w, dt));
+    Host ref_w = transposed(w);
+    // x rows starting one element in: not 16-byte aligned.
+    Host xbig = random_host({3, k + 1}, dt, 75);
+    Host x{{3, k}, std::vector<double>(3 * k)};
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < k; ++j) x[i * k + j] = xbig[i * (k + 1) + j + 1];
+    Array xv = slice(make_array(xbig, dt), {0, 1}, {3, k + 1});
+    EXPECT_TRUE(close_product(to_host(matmul(xv, wt)), ref_matmul(x, ref_w), dt)) << dt.name();
+    for (int64_t rows : {2, 3}) {
+      Host xs = random_host({3, rows, k}, dt, 76 + rows);
+      Ref r = ref_matmul(xs, ref_w);
+      EXPECT_TRUE(close_product(to_host(matmul(make_array(xs, dt), wt)), r, dt))
+          << dt.name() << " [3, " << rows << ", K]";
+    }
+    // addmm: alpha * x @ W^T + beta * bias, bias broadcast over the rows.
+    Host c = random_host({n}, dt, 78);
+    for (auto [alpha, beta] : {std::pair<float, float>{1.0f, 1.0f}, {0.5f, -2.0f}, {1.5f, 0.0f}}) {
+      for (int64_t m : {1, 5}) {
+        Host xm = random_host({m, k}, dt, 79 + m);
+        Ref r = ref_matmul(xm, ref_w);
+        for (size_t i = 0; i < r.value.size(); ++i) {
+          r.value[i] = alpha * r.value[i] + beta * c[i % n];
+          r.magnitude[i] = std::abs(alpha) * r.magnitude[i] + std::abs(beta * c[i % n]);
+        }
+        Array y = addmm(make_array(c, dt), make_array(xm, dt), wt, alpha, beta);
+        EXPECT_TRUE(close_product(to_host(y), r, dt))
+            << dt.name() << " m=" << m << " alpha " << alpha << " beta " << beta;
+      }
+    }
+  }
+}
+
 TEST(Matmul, SwapaxesViewsOfBatches) {
   Host a = random_host({2, 3, 8, 5}, float32, 7), b = random_host({2, 3, 6, 8}, float32, 8);
   // a viewed as [2, 3, 5, 8] and b as [2, 3, 8, 6] through swapaxes of stored data.

@@ -238,6 +238,52 @@ TEST(Quantized, QuantizedMatmulMatchesFloat64OfDequantizedWeights) {
   }
 }
 
+// The decode GEMV on the GPU (at most 8 rows of x against W^T): 4 and 8 bits,
+// every group size, the K of llama-3.1-8b and gemma-3, M = 1, 2, 5 (x staged in
+// shared memory or, when large, in global memory), scales of each float dtype.
+TEST(Quantized, DecodeGemvShapes) {
+  uint64_t seed = 1300;
+  const Dtype dtypes[] = {bfloat16, float32, float16};
+  int turn = 0;
+  for (int bits : {4, 8}) {
+    for (int gs : {32, 64, 128}) {
+      for (int64_t k : {1152, 2560, 4096, 6912, 14336}) {
+        const int64_t n = k == 4096 ? 1 : 67;
+        const Dtype wdt = dtypes[turn++ % 3];
+        Host w = random_host({n, k}, wdt, seed++, -1, 1);
+        auto q = quantize(make_array(w, wdt), gs, bits);
+        Host wd = ref_dequantize(q.wq, q.scales, q.biases, gs, bits);
+        for (int64_t m : {1, 2, 5}) {
+          const Dtype xdt = dtypes[(turn + m) % 3];
+          Host x = random_host({m, k}, xdt, seed++, -1, 1);
+          Array y = quantized_matmul(make_array(x, xdt), q.wq, q.scales, q.biases, true, gs, bits);
+          EXPECT_TRUE(close_product(to_host(y), ref_product(x, wd, true), y.dtype()))
+              << "bits " << bits << " gs " << gs << " k " << k << " m " << m << " w " << wdt.name()
+              << " x " << xdt.name();
+        }
+      }
+    }
+  }
+}
+
+// A vocabulary-sized quantized projection (N = 262144) and a row of x from a
+// stack [2, 3, K] (6 rows, one GEMV).
+TEST(Quantized, DecodeGemvManyRowsAndStackedX) {
+  Host w = random_host({262144, 64}, bfloat16, 1401, -1, 1);
+  auto q = quantize(make_array(w, bfloat16), 64, 4);
+  Host wd = ref_dequantize(q.wq, q.scales, q.biases, 64, 4);
+  Host x = random_host({1, 64}, bfloat16, 1402, -1, 1);
+  Array y = quantized_matmul(make_array(x, bfloat16), q.wq, q.scales, q.biases, true, 64, 4);
+  EXPECT_TRUE(close_product(to_host(y), ref_product(x, wd, true), bfloat16));
+  Host w2 = random_host({40, 512}, float32, 1403, -1, 1);
+  auto q2 = quantize(make_array(w2, float32), 32, 8);
+  Host wd2 = ref_dequantize(q2.wq, q2.scales, q2.biases, 32, 8);
+  Host xs = random_host({2, 3, 512}, float32, 1404, -1, 1);
+  Array ys = quantized_matmul(make_array(xs, float32), q2.wq, q2.scales, q2.biases, true, 32, 8);
+  ASSERT_EQ(ys.shape(), (Shape{2, 3, 40}));
+  EXPECT_TRUE(close_product(to_host(ys), ref_product(xs, wd2, true), float32));
+}
+
 TEST(Quantized, HalfScalesGiveHalfOutputAndBatchesBroadcast) {
   Host w = random_host({2, 40, 128}, bfloat16, 3, -1, 1);
   auto q = quantize(make_array(w, bfloat16), 64, 4);
@@ -340,6 +386,36 @@ TEST(Quantized, Mxfp4DecodesEveryCodeAndScale) {
       Array y = quantized_matmul(make_array(x, dt), wq, ws, std::nullopt, true, 32, 4, "mxfp4");
       EXPECT_EQ(y.dtype(), dt);
       EXPECT_TRUE(close_product(to_host(y), ref_product(x, wd, true), dt)) << m << " " << dt.name();
+    }
+  }
+}
+
+// mxfp4 through the decode GEMV against the format's definition: K = 4096,
+// M = 1, 2, 5, uint8 and uint32 codes.
+TEST(Quantized, Mxfp4DecodeGemv) {
+  std::mt19937_64 rng(17);
+  const int64_t n = 45, k = 4096;
+  std::vector<uint8_t> codes(n * k / 2), sc(n * k / 32);
+  for (auto& v : codes) v = uint8_t(rng());
+  for (auto& v : sc) v = uint8_t(118 + rng() % 16);
+  Host wd{{n, k}, std::vector<double>(n * k)};
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < k; ++j) {
+      const uint8_t byte = codes[(r * k + j) / 2];
+      const int c = j % 2 ? byte >> 4 : byte & 15;
+      wd[r * k + j] = std::ldexp(1.0, sc[r * (k / 32) + j / 32] - 127) * e2m1(c);
+    }
+  std::vector<uint32_t> words(codes.size() / 4);
+  std::memcpy(words.data(), codes.data(), codes.size());
+  Array ws = array(sc, {n, k / 32});
+  for (Array wq : {array(codes, {n, k / 2}), array(words, {n, k / 8})}) {
+    for (int64_t m : {1, 2, 5}) {
+      for (Dtype dt : {bfloat16, float32}) {
+        Host x = random_host({m, k}, dt, 30 + m);
+        Array y = quantized_matmul(make_array(x, dt), wq, ws, std::nullopt, true, 32, 4, "mxfp4");
+        EXPECT_TRUE(close_product(to_host(y), ref_product(x, wd, true), dt))
+            << m << " " << dt.name() << " " << wq.dtype().name();
+      }
     }
   }
 }

@@ -2,6 +2,8 @@
 // bfloat16 with float32 accumulation, float64. Row-major products are computed
 // as the column-major transposed product; regular batches use one strided
 // batched call, irregular ones (broadcast patterns) one call per product.
+// Decode products (at most 8 rows of a against one matrix b stored as rows,
+// b = W^T) go to the GEMV kernel instead (gemv.cu).
 #include <cublas_v2.h>
 
 #include <mutex>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "lathe/backend/cuda/copy.h"
+#include "lathe/backend/cuda/gemv.h"
 #include "lathe/backend/cuda/runtime.h"
 #include "lathe/primitives/linalg.h"
 
@@ -152,6 +155,52 @@ void gemm(const char* name, const Node& a, const Node& b, Node& out, double alph
   }
 }
 
+// out = alpha * a @ b + beta * out through the GEMV when every row of out is a
+// row of a times one matrix b whose columns are contiguous rows of W.
+bool try_gemv(const Node& a, const Node& b, Node& out, float alpha, float beta) {
+  const size_t nd = out.shape.size(), na = a.shape.size(), nb = b.shape.size();
+  const int64_t m = out.shape[nd - 2], n = out.shape[nd - 1];
+  const int64_t products = static_cast<int64_t>(out.size()) / (m * n);
+  if (products * m > cuda::kGemvMaxRows || a.dtype != out.dtype || b.dtype != out.dtype) {
+    return false;
+  }
+  cuda::GemvArgs g;
+  g.dtype = out.dtype;
+  g.k = a.shape[na - 1];
+  g.n = n;
+  g.m = static_cast<int>(products * m);
+  // b [..., K, N]: element (t, j) at t * stride(K) + j * stride(N); one matrix for all products.
+  for (size_t d = 0; d + 2 < nb; ++d) {
+    if (b.shape[d] != 1 && b.strides[d] != 0) return false;
+  }
+  if (g.k > 1 && b.strides[nb - 2] != 1) return false;
+  if (na > 0 && g.k > 1 && a.strides[na - 1] != 1) return false;
+  g.w = b.raw();
+  g.ldw = n > 1 ? b.strides[nb - 1] : g.k;
+  // Row i of product p: a's batch index broadcast to out's batch.
+  const size_t nbatch = nd - 2, abatch = na - 2;
+  const size_t es = a.dtype.size();
+  for (int64_t p = 0; p < products; ++p) {
+    int64_t rem = p, off = 0;
+    for (size_t d = nbatch; d-- > 0;) {
+      const int64_t c = rem % out.shape[d];
+      rem /= out.shape[d];
+      const size_t ad = d + abatch - nbatch;
+      if (d + abatch >= nbatch && a.shape[ad] != 1) off += c * a.strides[ad];
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      g.x[p * m + i] = static_cast<const char*>(a.raw()) + (off + i * a.strides[na - 2]) * es;
+    }
+  }
+  g.y = out.raw();
+  g.ldy = n;
+  g.alpha = alpha;
+  g.beta = beta;
+  if (!cuda::gemv_fits(g)) return false;
+  cuda::launch_gemv(g, cuda::current_stream());
+  return true;
+}
+
 }  // namespace
 
 void Matmul::eval_cuda(const NodeList& in, Node& out) {
@@ -161,6 +210,7 @@ void Matmul::eval_cuda(const NodeList& in, Node& out) {
     cuda::check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), cuda::current_stream()), "matmul");
     return;
   }
+  if (try_gemv(*in[0], *in[1], out, 1.0f, 0.0f)) return;
   gemm("matmul", *in[0], *in[1], out, 1.0, 0.0);
 }
 
@@ -172,6 +222,7 @@ void AddMM::eval_cuda(const NodeList& in, Node& out) {
     cuda::scale(out, beta_);
     return;
   }
+  if (try_gemv(*in[1], *in[2], out, alpha_, beta_)) return;
   gemm("addmm", *in[1], *in[2], out, alpha_, beta_);
 }
 

@@ -1,10 +1,12 @@
 // CUDA kernels of dequantize, quantized_matmul and gather_qmm for MLX affine
 // codes (any bits that divide a byte stream; 4 and 8 are the common ones) and
-// mxfp4. Products dequantize on the fly: a warp per output for W^T (the GEMV
-// of decoding, read once per row of x), a thread per output for W.
+// mxfp4. Products dequantize on the fly: up to 8 rows of x against one W^T go
+// to the GEMV of decoding (qgemv.cu); otherwise a warp per output for W^T, a
+// thread per output for W.
 #include <string>
 #include <vector>
 
+#include "lathe/backend/cuda/gemv.h"
 #include "lathe/backend/cuda/kernel_utils.cuh"
 #include "lathe/primitives/quantized.h"
 
@@ -276,7 +278,74 @@ void run_qmm(const char* op, const QDev& w, bool transpose, const Node& x,
   check(cudaGetLastError(), op);
 }
 
+// x [..., M, K] with at most kGemvMaxRows rows against one matrix W^T: the GEMV.
+bool try_gemv(const QuantSpec& spec, bool transpose, const NodeList& in, Node& out) {
+  const Node& x = *in[0];
+  const Node& wq = *in[1];
+  const Node& scales = *in[2];
+  const Node* biases = in.size() > 3 ? in[3] : nullptr;
+  if (!transpose || out.size() == 0 || x.size() == 0) return false;
+  for (size_t d = 0; d + 2 < wq.shape.size(); ++d) {
+    if (wq.shape[d] != 1) return false;
+  }
+  QGemvArgs a;
+  a.bits = spec.bits;
+  a.group_size = spec.group_size;
+  a.mxfp4 = spec.mode == QuantMode::mxfp4;
+  a.wq = wq.raw();
+  a.scales = scales.raw();
+  a.biases = biases ? biases->raw() : nullptr;
+  a.scale_dtype = scales.dtype;
+  a.k = x.shape.back();
+  a.n = out.shape.back();
+  const int64_t rows = static_cast<int64_t>(x.size()) / a.k;
+  if (rows > kGemvMaxRows) return false;
+  a.m = static_cast<int>(rows);
+  a.x_dtype = x.dtype;
+  a.y_dtype = out.dtype;
+  if (!qgemv_fits(a)) return false;
+  std::shared_ptr<Buffer> dense;
+  a.x = x.raw();
+  if (!x.contiguous) {
+    dense = scratch(x.nbytes());
+    copy_to_contiguous(x, dense->ptr());
+    a.x = dense->ptr();
+  }
+  out.allocate();
+  a.y = out.raw();
+  launch_qgemv(a, current_stream());
+  return true;
+}
+
 }  // namespace
+
+// The general W^T kernel on raw arguments (x float32), to benchmark the GEMV against.
+void launch_qmm_generic(const QGemvArgs& g, cudaStream_t s) {
+  if (g.x_dtype != float32) throw Error("[quantized_matmul] the generic kernel takes float32 x");
+  static int64_t* zero = [] {
+    int64_t* p = nullptr;
+    check(cudaMalloc(&p, sizeof(int64_t)), "quantized_matmul");
+    check(cudaMemset(p, 0, sizeof(int64_t)), "quantized_matmul");
+    return p;
+  }();
+  QDev w{};
+  w.codes = static_cast<const uint8_t*>(g.wq);
+  w.scales = g.scales;
+  w.biases = g.biases;
+  w.scale_dtype = g.scale_dtype.val;
+  w.rows = g.n;
+  w.cols = g.k;
+  w.row_bytes = g.k * g.bits / 8;
+  w.groups = g.k / g.group_size;
+  w.group_size = g.group_size;
+  w.bits = g.bits;
+  w.mxfp4 = g.mxfp4;
+  const dim3 grid(static_cast<unsigned>((g.n + 7) / 8), 1);
+  qmm_t_kernel<<<grid, 256, 0, s>>>(w, static_cast<const float*>(g.x), zero, zero, g.y,
+                                    g.y_dtype.val, g.m);
+  check(cudaGetLastError(), "quantized_matmul");
+}
+
 }  // namespace cuda
 
 void AffineQuantize::eval_cuda(const NodeList& in, Node& out) {
@@ -320,6 +389,7 @@ void Dequantize::eval_cuda(const NodeList& in, Node& out) {
 }
 
 void QuantizedMatmul::eval_cuda(const NodeList& in, Node& out) {
+  if (cuda::try_gemv(spec_, transpose_, in, out)) return;
   const Node& x = *in[0];
   int64_t count = 0;
   Shape wb;
