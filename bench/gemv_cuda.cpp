@@ -202,125 +202,182 @@ double relative_difference(const void* a, const void* b, int64_t n, lathe::Dtype
   return mag > 0 ? diff / mag : diff;
 }
 
-struct DenseResult {
-  double gemv_s, blas_s, diff;
-  size_t bytes;
-};
+// Seconds per call of launch(i), the calls captured once into a CUDA graph and
+// replayed: no host launch cost, the GPU's own gap between kernels remains.
+double seconds_per_call_graph(const std::function<void(int)>& launch) {
+  constexpr int kCalls = 200;
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  ck(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
+  for (int i = 0; i < kCalls; ++i) launch(i);
+  ck(cudaStreamEndCapture(stream, &graph), "capture");
+  ck(cudaGraphInstantiate(&exec, graph, 0), "graph");
+  const double s = seconds_per_call([&](int) { ck(cudaGraphLaunch(exec, stream), "graph"); });
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  return s / kCalls;
+}
 
-DenseResult dense(int64_t n, int64_t k, int m, lathe::Dtype dt, int lg = 0, bool blas_too = true) {
-  const size_t es = dt.size(), bytes = size_t(n) * k * es;
-  const int copies = copies_for(bytes);
-  // float16 reads the bfloat16 bits of [-1, 1] as halves of magnitude ~1-2 (finite).
-  DeviceBuffer w(bytes * copies, dt == lathe::float32 ? f32_fill() : bf16_fill(-1, 1));
-  DeviceBuffer x(size_t(m) * k * es, dt == lathe::float32 ? f32_fill() : bf16_fill(-1, 1));
-  DeviceBuffer y1(size_t(m) * n * es, byte_fill(0, 0)), y2(size_t(m) * n * es, byte_fill(0, 0));
+// One dense shape: W copies (cycled), x, and the outputs of both kernels.
+struct Dense {
+  int64_t n, k;
+  int m;
+  lathe::Dtype dt;
+  size_t bytes;
+  int copies;
+  DeviceBuffer w, x, y1, y2;
   lathe::cuda::GemvArgs g;
-  g.dtype = dt;
-  g.n = n;
-  g.k = k;
-  g.ldw = k;
-  g.m = m;
-  for (int i = 0; i < m; ++i) g.x[i] = x.at(size_t(i) * k * es);
-  g.y = y1.p;
-  g.ldy = n;
-  g.threads_per_row_log2 = lg;
-  if (!lathe::cuda::gemv_fits(g)) {
-    std::fprintf(stderr, "shape %lldx%lld does not fit the GEMV\n", (long long)n, (long long)k);
-    std::exit(1);
+
+  Dense(int64_t n_, int64_t k_, int m_, lathe::Dtype dt_)
+      : n(n_),
+        k(k_),
+        m(m_),
+        dt(dt_),
+        bytes(size_t(n_) * k_ * dt_.size()),
+        copies(copies_for(bytes)),
+        // float16 reads the bfloat16 bits of [-1, 1] as halves of magnitude ~1-2 (finite).
+        w(bytes * copies, dt == lathe::float32 ? f32_fill() : bf16_fill(-1, 1)),
+        x(size_t(m_) * k_ * dt_.size(), dt == lathe::float32 ? f32_fill() : bf16_fill(-1, 1)),
+        y1(size_t(m_) * n_ * dt_.size(), byte_fill(0, 0)),
+        y2(size_t(m_) * n_ * dt_.size(), byte_fill(0, 0)) {
+    g.dtype = dt;
+    g.n = n;
+    g.k = k;
+    g.ldw = k;
+    g.m = m;
+    for (int i = 0; i < m; ++i) g.x[i] = x.at(size_t(i) * k * dt.size());
+    g.y = y1.p;
+    g.ldy = n;
+    if (!lathe::cuda::gemv_fits(g)) {
+      std::fprintf(stderr, "shape %lldx%lld does not fit the GEMV\n", (long long)n, (long long)k);
+      std::exit(1);
+    }
   }
-  auto run_gemv = [&](int i) {
+  void gemv(int i) {
     g.w = w.at(size_t(i % copies) * bytes);
     lathe::cuda::launch_gemv(g, stream);
-  };
-  const float one = 1.0f, zero = 0.0f;
-  const cudaDataType_t t = blas_type(dt);
+  }
   // What Matmul::eval_cuda called: out^T (n x m) = W (n x k, read transposed) @ x^T.
-  auto run_blas = [&](int i) {
+  void blas_call(int i) {
+    const float one = 1.0f, zero = 0.0f;
+    const cudaDataType_t t = blas_type(dt);
     ck(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one,
                                   w.at(size_t(i % copies) * bytes), t, k, 0, x.p, t, k, 0, &zero,
                                   y2.p, t, n, int64_t(m) * n, 1, CUBLAS_COMPUTE_32F,
                                   CUBLAS_GEMM_DEFAULT),
        "cublas");
-  };
-  run_gemv(0);
-  run_blas(0);
-  ck(cudaStreamSynchronize(stream), "sync");
-  DenseResult r{};
-  r.diff = relative_difference(y1.p, y2.p, int64_t(m) * n, dt);
-  r.gemv_s = seconds_per_call(run_gemv);
-  r.blas_s = blas_too ? seconds_per_call(run_blas) : 0;
-  r.bytes = bytes;
-  return r;
-}
-
-struct QuantResult {
-  double gemv_s, generic_s, diff;
-  size_t bytes;
+  }
+  double difference() {
+    gemv(0);
+    blas_call(0);
+    ck(cudaStreamSynchronize(stream), "sync");
+    return relative_difference(y1.p, y2.p, int64_t(m) * n, dt);
+  }
+  double time_gemv(int variant = 0, int lg = 0, bool graph = false) {
+    g.variant = variant;
+    g.threads_per_row_log2 = lg;
+    auto f = [&](int i) { gemv(i); };
+    const double s = graph ? seconds_per_call_graph(f) : seconds_per_call(f);
+    g.variant = 0;
+    g.threads_per_row_log2 = 0;
+    return s;
+  }
+  double time_blas(bool graph = false) {
+    auto f = [&](int i) { blas_call(i); };
+    return graph ? seconds_per_call_graph(f) : seconds_per_call(f);
+  }
 };
 
-// mode: 4 or 8 (affine, group 64, bfloat16 scales and biases) or 0 (mxfp4).
-QuantResult quantized(int64_t n, int64_t k, int m, int mode, bool generic, int lg = 0) {
-  const int bits = mode == 0 ? 4 : mode;
-  const int gs = mode == 0 ? 32 : 64;
-  const size_t code_bytes = size_t(n) * k * bits / 8;
-  const size_t groups = size_t(n) * (k / gs);
-  const size_t param_bytes = mode == 0 ? groups : groups * 2;  // per array
-  const size_t bytes = code_bytes + param_bytes * (mode == 0 ? 1 : 2);
-  const int copies = copies_for(bytes);
-  DeviceBuffer wq(code_bytes * copies, byte_fill(0, 255));
-  DeviceBuffer sc(param_bytes * copies, mode == 0 ? byte_fill(118, 124) : bf16_fill(0.01f, 0.02f));
-  DeviceBuffer bi(mode == 0 ? 16 : param_bytes * copies, bf16_fill(-0.1f, -0.05f));
-  DeviceBuffer xb(size_t(m) * k * 2, bf16_fill(-1, 1));
-  DeviceBuffer xf(size_t(m) * k * 4, f32_fill());
-  DeviceBuffer y1(size_t(m) * n * 4, byte_fill(0, 0)), y2(size_t(m) * n * 4, byte_fill(0, 0));
+// One quantized shape. mode: 4 or 8 (affine, group 64, bfloat16 scales and
+// biases) or 0 (mxfp4).
+struct Quant {
+  int64_t n, k;
+  int m, mode;
+  size_t code_bytes, param_bytes, bytes;
+  int copies;
+  DeviceBuffer wq, sc, bi, xb, xf, y1, y2;
   lathe::cuda::QGemvArgs g;
-  g.bits = bits;
-  g.group_size = gs;
-  g.mxfp4 = mode == 0;
-  g.scale_dtype = mode == 0 ? lathe::uint8 : lathe::bfloat16;
-  g.n = n;
-  g.k = k;
-  g.m = m;
-  g.x = xf.p;
-  g.x_dtype = lathe::float32;
-  g.y_dtype = lathe::float32;
-  g.threads_per_row_log2 = lg;
-  auto at = [&](int i) {
+
+  Quant(int64_t n_, int64_t k_, int m_, int mode_)
+      : n(n_),
+        k(k_),
+        m(m_),
+        mode(mode_),
+        code_bytes(size_t(n_) * k_ * (mode_ == 0 ? 4 : mode_) / 8),
+        param_bytes(mode_ == 0 ? size_t(n_) * (k_ / 32) : size_t(n_) * (k_ / 64) * 2),
+        bytes(code_bytes + param_bytes * (mode_ == 0 ? 1 : 2)),
+        copies(copies_for(bytes)),
+        wq(code_bytes * copies, byte_fill(0, 255)),
+        sc(param_bytes * copies, mode_ == 0 ? byte_fill(118, 124) : bf16_fill(0.01f, 0.02f)),
+        bi(mode_ == 0 ? 16 : param_bytes * copies, bf16_fill(-0.1f, -0.05f)),
+        xb(size_t(m_) * k_ * 2, bf16_fill(-1, 1)),
+        xf(size_t(m_) * k_ * 4, f32_fill()),
+        y1(size_t(m_) * n_ * 4, byte_fill(0, 0)),
+        y2(size_t(m_) * n_ * 4, byte_fill(0, 0)) {
+    g.bits = mode == 0 ? 4 : mode;
+    g.group_size = mode == 0 ? 32 : 64;
+    g.mxfp4 = mode == 0;
+    g.scale_dtype = mode == 0 ? lathe::uint8 : lathe::bfloat16;
+    g.n = n;
+    g.k = k;
+    g.m = m;
+    g.y_dtype = lathe::float32;
+    g.y = y1.p;
+    use(0);
+    use_x(true);
+    if (!lathe::cuda::qgemv_fits(g)) {
+      std::fprintf(stderr, "quantized shape does not fit\n");
+      std::exit(1);
+    }
+  }
+  void use(int i) {
     const size_t c = size_t(i % copies);
     g.wq = wq.at(c * code_bytes);
     g.scales = sc.at(c * param_bytes);
     g.biases = mode == 0 ? nullptr : bi.at(c * param_bytes);
-  };
-  at(0);
-  if (!lathe::cuda::qgemv_fits(g)) {
-    std::fprintf(stderr, "quantized shape does not fit\n");
-    std::exit(1);
   }
-  QuantResult r{};
-  r.bytes = bytes;
-  // Correctness against the generic kernel (both from float32 x).
-  g.y = y1.p;
-  lathe::cuda::launch_qgemv(g, stream);
-  g.y = y2.p;
-  lathe::cuda::launch_qmm_generic(g, stream);
-  ck(cudaStreamSynchronize(stream), "sync");
-  r.diff = relative_difference(y1.p, y2.p, int64_t(m) * n, lathe::float32);
-  if (generic) {
-    r.generic_s = seconds_per_call([&](int i) {
-      at(i);
+  // bfloat16 x (a model's activations) or float32 x (what the generic kernel reads).
+  void use_x(bool bf16) {
+    g.x = bf16 ? xb.p : xf.p;
+    g.x_dtype = bf16 ? lathe::bfloat16 : lathe::float32;
+  }
+  // Largest difference to the generic kernel, both from float32 x.
+  double difference() {
+    use(0);
+    use_x(false);
+    g.y = y1.p;
+    lathe::cuda::launch_qgemv(g, stream);
+    g.y = y2.p;
+    lathe::cuda::launch_qmm_generic(g, stream);
+    ck(cudaStreamSynchronize(stream), "sync");
+    g.y = y1.p;
+    use_x(true);
+    return relative_difference(y1.p, y2.p, int64_t(m) * n, lathe::float32);
+  }
+  double time_gemv(int variant = 0, int lg = 0, bool graph = false) {
+    g.variant = variant;
+    g.threads_per_row_log2 = lg;
+    auto f = [&](int i) {
+      use(i);
+      lathe::cuda::launch_qgemv(g, stream);
+    };
+    const double s = graph ? seconds_per_call_graph(f) : seconds_per_call(f);
+    g.variant = 0;
+    g.threads_per_row_log2 = 0;
+    return s;
+  }
+  double time_generic() {
+    use_x(false);
+    g.y = y2.p;
+    const double s = seconds_per_call([&](int i) {
+      use(i);
       lathe::cuda::launch_qmm_generic(g, stream);
     });
+    g.y = y1.p;
+    use_x(true);
+    return s;
   }
-  // The decode case: bfloat16 x (a model's activations), float32 out.
-  g.x = xb.p;
-  g.x_dtype = lathe::bfloat16;
-  g.y = y1.p;
-  r.gemv_s = seconds_per_call([&](int i) {
-    at(i);
-    lathe::cuda::launch_qgemv(g, stream);
-  });
-  return r;
-}
+};
 
 double gbps(size_t bytes, double s) { return bytes / s / 1e9; }
 
@@ -341,52 +398,73 @@ int main() {
   std::printf("device: %s, %d SMs, %.0f GiB; CUDA runtime %d, driver %d, cuBLAS %d\n", prop.name,
               prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, rt, drv,
               cublas_version);
-  const double copy_before = copy_bandwidth();
-  std::printf("copy bandwidth (1 GiB device-to-device, read + write): %.0f GB/s\n\n", copy_before);
+  const double copy = copy_bandwidth();
+  std::printf("copy bandwidth (1 GiB device-to-device, read + write): %.0f GB/s\n\n", copy);
+  auto pct = [&](size_t bytes, double s) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.0f (%.0f%%)", gbps(bytes, s), 100 * gbps(bytes, s) / copy);
+    return std::string(buf);
+  };
 
-  std::printf("## bfloat16, M = 1: GB/s of weights (fraction of the copy bandwidth)\n\n");
+  std::printf("## bfloat16, M = 1: GB/s of weights (%% of the copy bandwidth)\n\n");
   std::printf(
-      "| model | layer | N x K | MB | lathe GEMV | cuBLAS | GEMV / cuBLAS | max rel diff |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+      "Stream: back-to-back launches from the host; graph: the same launches replayed "
+      "from a CUDA graph.\n\n");
+  std::printf(
+      "| model | layer | N x K | MB | GEMV stream | cuBLAS stream | GEMV graph | cuBLAS "
+      "graph | cuBLAS / GEMV time (graph) | max rel diff |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   struct Total {
-    double bytes = 0, gemv = 0, blas = 0;
+    double bytes = 0, gemv = 0, blas = 0, gemv_graph = 0, blas_graph = 0;
   };
   std::vector<std::pair<std::string, Total>> totals;
   for (const Shape2& s : shapes) {
-    DenseResult r = dense(s.n, s.k, 1, lathe::bfloat16);
-    const double g = gbps(r.bytes, r.gemv_s), b = gbps(r.bytes, r.blas_s);
-    std::printf("| %s | %s | %lldx%lld | %.1f | %.0f (%.0f%%) | %.0f (%.0f%%) | %.2fx | %.1e |\n",
-                s.model, s.layer, (long long)s.n, (long long)s.k, r.bytes / 1e6, g,
-                100 * g / copy_before, b, 100 * b / copy_before, r.blas_s / r.gemv_s, r.diff);
+    Dense d(s.n, s.k, 1, lathe::bfloat16);
+    const double diff = d.difference();
+    const double gs = d.time_gemv(), bs = d.time_blas();
+    const double gg = d.time_gemv(0, 0, true), bg = d.time_blas(true);
+    std::printf("| %s | %s | %lldx%lld | %.1f | %s | %s | %s | %s | %.2fx | %.1e |\n", s.model,
+                s.layer, (long long)s.n, (long long)s.k, d.bytes / 1e6, pct(d.bytes, gs).c_str(),
+                pct(d.bytes, bs).c_str(), pct(d.bytes, gg).c_str(), pct(d.bytes, bg).c_str(),
+                bg / gg, diff);
     if (totals.empty() || totals.back().first != s.model) totals.push_back({s.model, {}});
     Total& t = totals.back().second;
-    t.bytes += double(r.bytes) * s.per_token;
-    t.gemv += r.gemv_s * s.per_token;
-    t.blas += r.blas_s * s.per_token;
+    t.bytes += double(d.bytes) * s.per_token;
+    t.gemv += gs * s.per_token;
+    t.blas += bs * s.per_token;
+    t.gemv_graph += gg * s.per_token;
+    t.blas_graph += bg * s.per_token;
   }
-  std::printf("\nPer token (every Linear of the model once, lm_head included):\n\n");
+  auto total_cell = [&](double bytes, double s) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f ms (%.0f%%)", s * 1e3, 100 * bytes / s / 1e9 / copy);
+    return std::string(buf);
+  };
   std::printf(
-      "| model | weight GB | lathe GEMV ms (GB/s, %% of copy) | cuBLAS ms (GB/s, %% of copy) |\n");
-  std::printf("|---|---|---|---|\n");
+      "\nPer token (every Linear of the model once, lm_head included): ms and %% of "
+      "the copy bandwidth\n\n");
+  std::printf("| model | weight GB | GEMV stream | cuBLAS stream | GEMV graph | cuBLAS graph |\n");
+  std::printf("|---|---|---|---|---|---|\n");
   for (auto& [name, t] : totals) {
-    std::printf("| %s | %.2f | %.3f (%.0f, %.0f%%) | %.3f (%.0f, %.0f%%) |\n", name.c_str(),
-                t.bytes / 1e9, t.gemv * 1e3, t.bytes / t.gemv / 1e9,
-                100 * t.bytes / t.gemv / 1e9 / copy_before, t.blas * 1e3, t.bytes / t.blas / 1e9,
-                100 * t.bytes / t.blas / 1e9 / copy_before);
+    std::printf("| %s | %.2f | %s | %s | %s | %s |\n", name.c_str(), t.bytes / 1e9,
+                total_cell(t.bytes, t.gemv).c_str(), total_cell(t.bytes, t.blas).c_str(),
+                total_cell(t.bytes, t.gemv_graph).c_str(),
+                total_cell(t.bytes, t.blas_graph).c_str());
   }
 
-  std::printf("\n## More rows of x and other dtypes (GB/s of weights)\n\n");
-  std::printf("| dtype | N x K | M | lathe GEMV | cuBLAS | GEMV / cuBLAS | max rel diff |\n");
+  std::printf("\n## More rows of x and other dtypes (GB/s of weights, stream)\n\n");
+  std::printf("| dtype | N x K | M | GEMV | cuBLAS | cuBLAS / GEMV time | max rel diff |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (auto [n, k] : {std::pair<int64_t, int64_t>{4096, 4096}, {14336, 4096}}) {
     for (lathe::Dtype dt : {lathe::bfloat16, lathe::float16, lathe::float32}) {
       for (int m : {1, 2, 4, 8}) {
         if (dt != lathe::bfloat16 && m != 1) continue;
-        DenseResult r = dense(n, k, m, dt);
-        std::printf("| %s | %lldx%lld | %d | %.0f (%.0f%%) | %.0f (%.0f%%) | %.2fx | %.1e |\n",
-                    dt.name(), (long long)n, (long long)k, m, gbps(r.bytes, r.gemv_s),
-                    100 * gbps(r.bytes, r.gemv_s) / copy_before, gbps(r.bytes, r.blas_s),
-                    100 * gbps(r.bytes, r.blas_s) / copy_before, r.blas_s / r.gemv_s, r.diff);
+        Dense d(n, k, m, dt);
+        const double diff = d.difference();
+        const double gs = d.time_gemv(), bs = d.time_blas();
+        std::printf("| %s | %lldx%lld | %d | %s | %s | %.2fx | %.1e |\n", dt.name(), (long long)n,
+                    (long long)k, m, pct(d.bytes, gs).c_str(), pct(d.bytes, bs).c_str(), bs / gs,
+                    diff);
       }
     }
   }
@@ -394,55 +472,64 @@ int main() {
   std::printf("\n## Quantized, M = 1, bfloat16 x: GB/s of codes + scales + biases\n\n");
   std::printf(
       "4-bit and 8-bit: MLX affine, group 64, bfloat16 scales and biases; mxfp4: E2M1 + "
-      "E8M0 per 32. 'generic' is the kernel the op used before (a warp per output).\n\n");
+      "E8M0 per 32. 'generic' is the kernel the op used before (a warp per output, "
+      "float32 x). Diff: against the generic kernel.\n\n");
   std::printf(
-      "| model | N x K | 4-bit MB | 4-bit GEMV | 4-bit generic | 8-bit GEMV | mxfp4 GEMV "
-      "| max rel diff 4/8/mx |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
-  Total q4;
+      "| model | N x K | 4-bit MB | 4-bit stream | 4-bit graph | 4-bit generic | 8-bit "
+      "stream | mxfp4 stream | max rel diff 4/8/mx |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   std::vector<std::pair<std::string, Total>> qtotals;
   for (const Shape2& s : shapes) {
     const bool llama = std::string(s.model) == "llama-3.1-8b";
-    QuantResult r4 = quantized(s.n, s.k, 1, 4, llama);
-    QuantResult r8 = quantized(s.n, s.k, 1, 8, false);
-    QuantResult rm = quantized(s.n, s.k, 1, 0, false);
-    const double g4 = gbps(r4.bytes, r4.gemv_s);
-    std::string generic = "—";
-    if (llama) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.0f (%.1f%%)", gbps(r4.bytes, r4.generic_s),
-                    100 * gbps(r4.bytes, r4.generic_s) / copy_before);
-      generic = buf;
+    Quant q4(s.n, s.k, 1, 4);
+    const double d4 = q4.difference();
+    const double g4 = q4.time_gemv(), g4g = q4.time_gemv(0, 0, true);
+    const std::string generic = llama ? pct(q4.bytes, q4.time_generic()) : "—";
+    double d8, g8, dm, gm;
+    size_t b8, bm;
+    {
+      Quant q8(s.n, s.k, 1, 8);
+      d8 = q8.difference();
+      g8 = q8.time_gemv();
+      b8 = q8.bytes;
     }
-    std::printf(
-        "| %s | %lldx%lld | %.1f | %.0f (%.0f%%) | %s | %.0f (%.0f%%) | %.0f (%.0f%%) | "
-        "%.0e / %.0e / %.0e |\n",
-        s.model, (long long)s.n, (long long)s.k, r4.bytes / 1e6, g4, 100 * g4 / copy_before,
-        generic.c_str(), gbps(r8.bytes, r8.gemv_s), 100 * gbps(r8.bytes, r8.gemv_s) / copy_before,
-        gbps(rm.bytes, rm.gemv_s), 100 * gbps(rm.bytes, rm.gemv_s) / copy_before, r4.diff, r8.diff,
-        rm.diff);
+    {
+      Quant qm(s.n, s.k, 1, 0);
+      dm = qm.difference();
+      gm = qm.time_gemv();
+      bm = qm.bytes;
+    }
+    std::printf("| %s | %lldx%lld | %.1f | %s | %s | %s | %s | %s | %.0e / %.0e / %.0e |\n",
+                s.model, (long long)s.n, (long long)s.k, q4.bytes / 1e6, pct(q4.bytes, g4).c_str(),
+                pct(q4.bytes, g4g).c_str(), generic.c_str(), pct(b8, g8).c_str(),
+                pct(bm, gm).c_str(), d4, d8, dm);
     if (qtotals.empty() || qtotals.back().first != s.model) qtotals.push_back({s.model, {}});
     Total& t = qtotals.back().second;
-    t.bytes += double(r4.bytes) * s.per_token;
-    t.gemv += r4.gemv_s * s.per_token;
+    t.bytes += double(q4.bytes) * s.per_token;
+    t.gemv += g4 * s.per_token;
+    t.gemv_graph += g4g * s.per_token;
   }
   std::printf(
-      "\nPer token, 4-bit:\n\n| model | GB | ms | GB/s | %% of copy |\n|---|---|---|---|---|\n");
+      "\nPer token, 4-bit: ms (%% of the copy bandwidth)\n\n| model | GB | stream | "
+      "graph |\n|---|---|---|---|\n");
   for (auto& [name, t] : qtotals) {
-    std::printf("| %s | %.2f | %.3f | %.0f | %.0f%% |\n", name.c_str(), t.bytes / 1e9, t.gemv * 1e3,
-                t.bytes / t.gemv / 1e9, 100 * t.bytes / t.gemv / 1e9 / copy_before);
+    std::printf("| %s | %.2f | %s | %s |\n", name.c_str(), t.bytes / 1e9,
+                total_cell(t.bytes, t.gemv).c_str(), total_cell(t.bytes, t.gemv_graph).c_str());
   }
   std::printf(
-      "\n## Quantized 4-bit, more rows of x (GB/s)\n\n| N x K | M | 4-bit GEMV |\n|---|---|---|\n");
+      "\n## Quantized 4-bit, more rows of x (stream)\n\n| N x K | M | 4-bit GEMV | "
+      "max rel diff |\n|---|---|---|---|\n");
   for (int m : {2, 4, 8}) {
-    QuantResult r = quantized(4096, 4096, m, 4, false);
-    std::printf("| 4096x4096 | %d | %.0f (%.0f%%) |\n", m, gbps(r.bytes, r.gemv_s),
-                100 * gbps(r.bytes, r.gemv_s) / copy_before);
+    Quant q(4096, 4096, m, 4);
+    const double diff = q.difference();
+    std::printf("| 4096x4096 | %d | %s | %.0e |\n", m, pct(q.bytes, q.time_gemv()).c_str(), diff);
   }
+
   std::printf(
-      "\n## Threads per row (M = 1): GB/s with the launch's choice and with each "
-      "fixed width\n\n| kernel | N x K | chosen | 32 | 64 | 128 | 256 |\n"
-      "|---|---|---|---|---|---|---|\n");
+      "\n## Kernel shapes (M = 1, stream): GB/s of each variant with the launch's "
+      "threads per row, then of the default variant at each fixed width\n\n");
+  std::printf("| kernel | N x K | v0 | v1 | v2 | v3 | v0 @32 | @64 | @128 | @256 |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (auto [n, k] : {std::pair<int64_t, int64_t>{4096, 4096},
                       {1024, 4096},
                       {14336, 4096},
@@ -450,23 +537,28 @@ int main() {
                       {1152, 1152},
                       {256, 1152},
                       {6912, 1152},
-                      {1152, 6912}}) {
-    for (int mode : {-1, 4}) {
-      std::printf("| %s | %lldx%lld |", mode < 0 ? "bf16" : "4-bit", (long long)n, (long long)k);
-      for (int lg : {0, 5, 6, 7, 8}) {
-        if (mode < 0) {
-          DenseResult r = dense(n, k, 1, lathe::bfloat16, lg, false);
-          std::printf(" %.0f |", gbps(r.bytes, r.gemv_s));
-        } else {
-          QuantResult r = quantized(n, k, 1, mode, false, lg);
-          std::printf(" %.0f |", gbps(r.bytes, r.gemv_s));
-        }
-      }
+                      {1152, 6912},
+                      {262144, 1152}}) {
+    {
+      Dense d(n, k, 1, lathe::bfloat16);
+      std::printf("| bf16 | %lldx%lld |", (long long)n, (long long)k);
+      for (int v : {0, 1, 2, 3}) std::printf(" %.0f |", gbps(d.bytes, d.time_gemv(v)));
+      for (int lg : {5, 6, 7, 8}) std::printf(" %.0f |", gbps(d.bytes, d.time_gemv(0, lg)));
+      std::printf("\n");
+    }
+    {
+      Quant q(n, k, 1, 4);
+      std::printf("| 4-bit | %lldx%lld |", (long long)n, (long long)k);
+      for (int v : {0, 1, 2, 3}) std::printf(" %.0f |", gbps(q.bytes, q.time_gemv(v)));
+      for (int lg : {5, 6, 7, 8}) std::printf(" %.0f |", gbps(q.bytes, q.time_gemv(0, lg)));
       std::printf("\n");
     }
   }
-  const double copy_after = copy_bandwidth();
-  std::printf("\ncopy bandwidth again at the end: %.0f GB/s\n", copy_after);
+  std::printf(
+      "\ndense variants (R rows per thread group, U vectors of each in flight): v0 R2 U4, v1 R1 "
+      "U8, v2 R4 U2, v3 R2 U2 pipelined; 4-bit: v0 R4 U1 pipelined, v1 R2 U2 pipelined, v2 R4 U1 "
+      "not pipelined, v3 R2 U1 pipelined\n");
+  std::printf("\ncopy bandwidth again at the end: %.0f GB/s\n", copy_bandwidth());
   cublasDestroy(blas);
   return 0;
 }

@@ -236,19 +236,24 @@ TEST(Matmul, DecodeGemvLayoutsAndBias) {
       EXPECT_TRUE(close_product(to_host(matmul(make_array(xs, dt), wt)), r, dt))
           << dt.name() << " [3, " << rows << ", K]";
     }
-    // addmm: alpha * x @ W^T + beta * bias, bias broadcast over the rows.
-    Host c = random_host({n}, dt, 78);
+    // addmm: alpha * x @ W^T + beta * c, c a bias broadcast over the rows (read by the
+    // GEMV) or a full [m, n] matrix (copied into the output first).
     for (auto [alpha, beta] : {std::pair<float, float>{1.0f, 1.0f}, {0.5f, -2.0f}, {1.5f, 0.0f}}) {
       for (int64_t m : {1, 5}) {
-        Host xm = random_host({m, k}, dt, 79 + m);
-        Ref r = ref_matmul(xm, ref_w);
-        for (size_t i = 0; i < r.value.size(); ++i) {
-          r.value[i] = alpha * r.value[i] + beta * c[i % n];
-          r.magnitude[i] = std::abs(alpha) * r.magnitude[i] + std::abs(beta * c[i % n]);
+        for (bool full : {false, true}) {
+          Host c = random_host(full ? Shape{m, n} : Shape{n}, dt, 78 + m);
+          Host xm = random_host({m, k}, dt, 79 + m);
+          Ref r = ref_matmul(xm, ref_w);
+          for (size_t i = 0; i < r.value.size(); ++i) {
+            const double ci = c[full ? i : i % n];
+            r.value[i] = alpha * r.value[i] + beta * ci;
+            r.magnitude[i] = std::abs(alpha) * r.magnitude[i] + std::abs(beta * ci);
+          }
+          Array y = addmm(make_array(c, dt), make_array(xm, dt), wt, alpha, beta);
+          EXPECT_TRUE(close_product(to_host(y), r, dt))
+              << dt.name() << " m=" << m << " alpha " << alpha << " beta " << beta << " full c "
+              << full;
         }
-        Array y = addmm(make_array(c, dt), make_array(xm, dt), wt, alpha, beta);
-        EXPECT_TRUE(close_product(to_host(y), r, dt))
-            << dt.name() << " m=" << m << " alpha " << alpha << " beta " << beta;
       }
     }
   }

@@ -1,9 +1,10 @@
 // Dense GEMV of decode: a group of G threads (a warp up to the whole block)
-// owns one row of W and walks it in 16-byte vectors, four loads in flight per
-// thread, x read through the L1 (every group of the block reads the same x);
-// float32 sums, reduced by warp shuffles and, for groups wider than a warp,
-// through shared memory. Short rows get wide groups (the split of K inside a
-// block) so that a few hundred rows still fill the GPU; no second launch.
+// owns R consecutive rows of W and walks them in 16-byte vectors, R x U loads
+// in flight per thread; each 16 bytes of x, read through the L1 (every group
+// of the block reads the same x), serve the R rows. float32 sums, reduced by
+// warp shuffles and, for groups wider than a warp, through shared memory.
+// Short rows get wide groups (the split of K inside a block) so that a few
+// hundred rows still fill the GPU; no second launch.
 #include "lathe/backend/cuda/gemv.h"
 #include "lathe/backend/cuda/kernel_utils.cuh"
 #include "lathe/backend/cuda/vector_load.cuh"
@@ -12,13 +13,11 @@ namespace lathe::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kUnroll = 4;
 
 // Sum of the products of 16 bytes of T from w and x.
 template <typename T>
-__device__ __forceinline__ float dot16(uint4 w, uint4 x) {
+__device__ __forceinline__ float dot16(uint4 w, uint4 x, float s) {
   const uint32_t wv[4] = {w.x, w.y, w.z, w.w}, xv[4] = {x.x, x.y, x.z, x.w};
-  float s = 0.0f;
 #pragma unroll
   for (int e = 0; e < 4; ++e) {
     if constexpr (std::is_same_v<T, float>) {
@@ -36,93 +35,170 @@ __device__ __forceinline__ float dot16(uint4 w, uint4 x) {
   return s;
 }
 
-// MR: rows of x the kernel is compiled for (1, or kGemvMaxRows with a.m the count).
-// lg: log2 of the threads per row (5..8).
-template <typename T, int MR>
+// Loads vectors c + u * group (u < U) of the R rows; zeros past the end.
+template <int R, int U>
+__device__ __forceinline__ void load_vectors(const uint4* const (&w)[R], int64_t c, int group,
+                                             int64_t chunks, uint4 (&q)[U][R]) {
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      q[u][r] = c + u * group < chunks ? load_stream(w[r] + c + u * group) : make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
+// MR: rows of x compiled for (1, or kGemvMaxRows with a.m the count); R rows of
+// W per thread group, U vectors of each in flight, PIPE: the next U vectors are
+// requested before the current ones are used. lg: log2 of the group size.
+template <typename T, int MR, int R, int U, bool PIPE>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a, int lg) {
-  __shared__ float partial[kThreads / 32][MR];
+  __shared__ float partial[kThreads / 32][R * MR];
   const int group = 1 << lg;
   const int t = threadIdx.x & (group - 1);
-  const int64_t row = int64_t(blockIdx.x) * (kThreads >> lg) + (threadIdx.x >> lg);
+  const int64_t row0 = (int64_t(blockIdx.x) * (kThreads >> lg) + (threadIdx.x >> lg)) * R;
   const int m = MR == 1 ? 1 : a.m;
   const int64_t chunks = a.k * int64_t(sizeof(T)) / 16;
-  float acc[MR];
+  // Rows past the end repeat the last one (read, never stored).
+  const uint4* w[R];
 #pragma unroll
-  for (int i = 0; i < MR; ++i) acc[i] = 0.0f;
-  if (row < a.n) {
-    const uint4* w = reinterpret_cast<const uint4*>(static_cast<const T*>(a.w) + row * a.ldw);
-    int64_t c = t;
-    for (; c + (kUnroll - 1) * group < chunks; c += kUnroll * group) {
-      uint4 wv[kUnroll];
+  for (int r = 0; r < R; ++r) {
+    const int64_t row = row0 + r < a.n ? row0 + r : a.n - 1;
+    w[r] = reinterpret_cast<const uint4*>(static_cast<const T*>(a.w) + row * a.ldw);
+  }
+  float acc[R][MR];
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) wv[u] = load_stream(w + c + u * group);
+  for (int r = 0; r < R; ++r) {
 #pragma unroll
-      for (int i = 0; i < MR; ++i) {
-        if (i < m) {
-          const uint4* x = static_cast<const uint4*>(a.x[i]);
+    for (int i = 0; i < MR; ++i) acc[r][i] = 0.0f;
+  }
+  if (row0 < a.n) {
+    uint4 cur[U][R];
+    if constexpr (PIPE) load_vectors<R, U>(w, t, group, chunks, cur);
+    for (int64_t c = t; c < chunks; c += U * group) {
+      if constexpr (PIPE) {
+        uint4 next[U][R];
+        load_vectors<R, U>(w, c + U * group, group, chunks, next);
 #pragma unroll
-          for (int u = 0; u < kUnroll; ++u) acc[i] += dot16<T>(wv[u], __ldg(x + c + u * group));
+        for (int i = 0; i < MR; ++i) {
+          if (i < m) {
+            const uint4* x = static_cast<const uint4*>(a.x[i]);
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+              if (c + u * group < chunks) {
+                const uint4 xv = __ldg(x + c + u * group);
+#pragma unroll
+                for (int r = 0; r < R; ++r) acc[r][i] = dot16<T>(cur[u][r], xv, acc[r][i]);
+              }
+            }
+          }
         }
-      }
-    }
-    for (; c < chunks; c += group) {
-      const uint4 wv = load_stream(w + c);
 #pragma unroll
-      for (int i = 0; i < MR; ++i) {
-        if (i < m) acc[i] += dot16<T>(wv, __ldg(static_cast<const uint4*>(a.x[i]) + c));
+        for (int u = 0; u < U; ++u) {
+#pragma unroll
+          for (int r = 0; r < R; ++r) cur[u][r] = next[u][r];
+        }
+      } else {
+        load_vectors<R, U>(w, c, group, chunks, cur);
+#pragma unroll
+        for (int i = 0; i < MR; ++i) {
+          if (i < m) {
+            const uint4* x = static_cast<const uint4*>(a.x[i]);
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+              if (c + u * group < chunks) {
+                const uint4 xv = __ldg(x + c + u * group);
+#pragma unroll
+                for (int r = 0; r < R; ++r) acc[r][i] = dot16<T>(cur[u][r], xv, acc[r][i]);
+              }
+            }
+          }
+        }
       }
     }
   }
 #pragma unroll
-  for (int i = 0; i < MR; ++i) acc[i] = warp_sum(acc[i]);
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int i = 0; i < MR; ++i) acc[r][i] = warp_sum(acc[r][i]);
+  }
   if (lg > 5) {
     const int warp = threadIdx.x >> 5;
     if ((threadIdx.x & 31) == 0) {
 #pragma unroll
-      for (int i = 0; i < MR; ++i) partial[warp][i] = acc[i];
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int i = 0; i < MR; ++i) partial[warp][r * MR + i] = acc[r][i];
+      }
     }
     __syncthreads();
     if (t == 0) {
 #pragma unroll
-      for (int i = 0; i < MR; ++i) {
-        float s = 0.0f;
-        for (int v = 0; v < (group >> 5); ++v) s += partial[warp + v][i];
-        acc[i] = s;
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int i = 0; i < MR; ++i) {
+          float s = 0.0f;
+          for (int v = 0; v < (group >> 5); ++v) s += partial[warp + v][r * MR + i];
+          acc[r][i] = s;
+        }
       }
     }
   }
-  if (t != 0 || row >= a.n) return;
+  if (t != 0) return;
 #pragma unroll
-  for (int i = 0; i < MR; ++i) {
-    if (i < m) {
-      T* y = static_cast<T*>(a.y) + i * a.ldy + row;
-      float v = a.alpha * acc[i];
-      if (a.beta != 0.0f) v = fmaf(a.beta, load_c(*y), v);
-      *y = store_c<T>(v);
+  for (int r = 0; r < R; ++r) {
+    if (row0 + r >= a.n) break;
+#pragma unroll
+    for (int i = 0; i < MR; ++i) {
+      if (i < m) {
+        T* y = static_cast<T*>(a.y) + i * a.ldy + row0 + r;
+        float v = a.alpha * acc[r][i];
+        if (a.bias) {
+          v = fmaf(a.beta, load_c(static_cast<const T*>(a.bias)[row0 + r]), v);
+        } else if (a.beta != 0.0f) {
+          v = fmaf(a.beta, load_c(*y), v);
+        }
+        *y = store_c<T>(v);
+      }
     }
   }
 }
 
-// log2 of the threads per row: a warp, widened while the rows alone leave the
-// GPU under-filled and a row still has vectors for the extra threads.
-int threads_per_row_log2(int64_t n, int64_t chunks) {
-  const int64_t target = int64_t(sm_count()) * 2048;
+// log2 of the threads per row group: a warp, widened while the row groups alone
+// leave the GPU under-filled and a row still has vectors for the extra threads.
+int threads_per_row_log2(int64_t groups, int64_t chunks) {
+  const int64_t target = int64_t(sm_count()) * 768;
   int lg = 5;
-  while (lg < 8 && (int64_t(1) << lg) < chunks && n * (int64_t(1) << lg) < target) ++lg;
+  while (lg < 8 && (int64_t(1) << lg) < chunks && groups * (int64_t(1) << lg) < target) ++lg;
   return lg;
+}
+
+template <typename T, int MR, int R, int U, bool PIPE = false>
+void launch_shape(const GemvArgs& a, cudaStream_t s) {
+  const int64_t groups = (a.n + R - 1) / R;
+  const int lg = a.threads_per_row_log2
+                     ? a.threads_per_row_log2
+                     : threads_per_row_log2(groups, a.k * int64_t(sizeof(T)) / 16);
+  const int64_t groups_per_block = kThreads >> lg;
+  const auto blocks = static_cast<unsigned>((groups + groups_per_block - 1) / groups_per_block);
+  gemv_kernel<T, MR, R, U, PIPE><<<blocks, kThreads, 0, s>>>(a, lg);
 }
 
 template <typename T>
 void launch_typed(const GemvArgs& a, cudaStream_t s) {
-  const int lg = a.threads_per_row_log2 ? a.threads_per_row_log2
-                                        : threads_per_row_log2(a.n, a.k * int64_t(sizeof(T)) / 16);
-  const int64_t rows_per_block = kThreads >> lg;
-  const auto blocks = static_cast<unsigned>((a.n + rows_per_block - 1) / rows_per_block);
-  if (a.m == 1) {
-    gemv_kernel<T, 1><<<blocks, kThreads, 0, s>>>(a, lg);
-  } else {
-    gemv_kernel<T, kGemvMaxRows><<<blocks, kThreads, 0, s>>>(a, lg);
+  if (a.m > 1) {
+    launch_shape<T, kGemvMaxRows, 2, 2>(a, s);
+    return;
   }
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    switch (a.variant) {
+      case 1: launch_shape<T, 1, 1, 8>(a, s); return;
+      case 2: launch_shape<T, 1, 4, 2>(a, s); return;
+      case 3: launch_shape<T, 1, 2, 2, true>(a, s); return;
+      default: break;
+    }
+  }
+  launch_shape<T, 1, 2, 4>(a, s);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }

@@ -15,7 +15,8 @@ namespace lathe::cuda {
 
 inline constexpr int kGemvMaxRows = 8;
 
-// y[i, j] = alpha * sum_t x[i][t] * w[j * ldw + t] + beta * y[i, j], all of one dtype.
+// y[i, j] = alpha * sum_t x[i][t] * w[j * ldw + t] + beta * c, all of one dtype, where c
+// is bias[j] when bias is set and y[i, j] otherwise (read only when beta != 0).
 struct GemvArgs {
   Dtype dtype = float32;  // float32, float16 or bfloat16
   const void* w = nullptr;
@@ -25,7 +26,9 @@ struct GemvArgs {
   void* y = nullptr;
   int64_t ldy = 0;  // elements between rows of y (one row: n contiguous elements)
   float alpha = 1.0f, beta = 0.0f;
+  const void* bias = nullptr;    // n elements
   int threads_per_row_log2 = 0;  // 5..8 (a warp .. a block); 0 lets the launch choose
+  int variant = 0;               // bench only: 0 the default kernel shape, 1..3 alternatives
 };
 
 // Whether the kernel takes these arguments: dtype, 1 <= m <= kGemvMaxRows, k a
@@ -49,6 +52,7 @@ struct QGemvArgs {
   void* y = nullptr;  // [m, n] row-major
   Dtype y_dtype = float32;
   int threads_per_row_log2 = 0;  // 5..8 (a warp .. a block); 0 lets the launch choose
+  int variant = 0;               // bench only: 0 the default kernel shape, 1..3 alternatives
 };
 
 // Whether the kernel takes these arguments: affine 4 or 8 bits or mxfp4, any

@@ -155,9 +155,11 @@ void gemm(const char* name, const Node& a, const Node& b, Node& out, double alph
   }
 }
 
-// out = alpha * a @ b + beta * out through the GEMV when every row of out is a
-// row of a times one matrix b whose columns are contiguous rows of W.
-bool try_gemv(const Node& a, const Node& b, Node& out, float alpha, float beta) {
+// out = alpha * a @ b + beta * (bias broadcast over rows, or out when bias is
+// null) through the GEMV when every row of out is a row of a times one matrix b
+// whose columns are contiguous rows of W.
+bool try_gemv(const Node& a, const Node& b, Node& out, float alpha, float beta,
+              const void* bias = nullptr) {
   const size_t nd = out.shape.size(), na = a.shape.size(), nb = b.shape.size();
   const int64_t m = out.shape[nd - 2], n = out.shape[nd - 1];
   const int64_t products = static_cast<int64_t>(out.size()) / (m * n);
@@ -196,9 +198,21 @@ bool try_gemv(const Node& a, const Node& b, Node& out, float alpha, float beta) 
   g.ldy = n;
   g.alpha = alpha;
   g.beta = beta;
+  g.bias = bias;
   if (!cuda::gemv_fits(g)) return false;
   cuda::launch_gemv(g, cuda::current_stream());
   return true;
+}
+
+// c as one row of out's dtype broadcast over all rows (a bias): its row, else null.
+const void* bias_row(const Node& c, const Node& out) {
+  if (c.dtype != out.dtype || c.shape.empty() || c.shape.back() != out.shape.back()) return nullptr;
+  const size_t nc = c.shape.size();
+  if (c.shape.back() > 1 && c.strides[nc - 1] != 1) return nullptr;
+  for (size_t d = 0; d + 1 < nc; ++d) {
+    if (c.shape[d] != 1 && c.strides[d] != 0) return nullptr;
+  }
+  return c.raw();
 }
 
 }  // namespace
@@ -217,6 +231,8 @@ void Matmul::eval_cuda(const NodeList& in, Node& out) {
 void AddMM::eval_cuda(const NodeList& in, Node& out) {
   out.allocate();
   if (out.size() == 0) return;
+  const void* bias = beta_ != 0.0f && in[1]->shape.back() > 0 ? bias_row(*in[0], out) : nullptr;
+  if (bias && try_gemv(*in[1], *in[2], out, alpha_, beta_, bias)) return;
   cuda::convert_broadcast(*in[0], out);
   if (in[1]->shape.back() == 0) {
     cuda::scale(out, beta_);

@@ -1,12 +1,18 @@
 // Quantized GEMV of decode: x [m <= 8, k] against n rows of MLX affine 4/8-bit
-// or mxfp4 codes. Each block stages x as float in shared memory (with the sum
-// of x over every 16-byte vector of codes) once and then loops over row sets;
-// a group of G threads owns a row and reads its codes in 16-byte vectors, four
-// in flight. One vector of codes lies in one quantization group, so a product
-// needs one scale (and bias) per vector:
-//   affine: a code c sits at the top of a float mantissa, v = 1 + c / 2^bits
-//           (one shift and one mask), and sum x * (s * c + b) over the vector
-//           is 2^bits * s * (sum x * v - sum x) + b * sum x;
+// or mxfp4 codes. Each block stages x in shared memory once (as float, with
+// the sum of x over every 16-byte vector of codes), then loops over row sets:
+// a group of G threads (a warp up to the block) owns R rows and walks them in
+// 16-byte vectors of codes, R x U loads in flight per thread; each staged x
+// vector serves the R rows. x is stored vector-major ([j][vector], float4 j of
+// every vector side by side) so that the lanes of a warp read consecutive
+// 16 bytes. One vector of codes lies in one quantization group: one scale
+// (and bias) per vector.
+//   affine: a code is used as the float whose bits are the code's bits where
+//           they lie in the word (one mask; three codes of 4-bit words and two
+//           of 8-bit words need one shift first): a subnormal q * 2^(p - 149)
+//           for a code at bit p. x is staged times 2^(149 - p - 48), so each
+//           product is x * q * 2^-48 exactly, and the vector contributes
+//           s * 2^48 * sum(x' v) + b * sum(x).
 //   mxfp4:  two E2M1 codes become a half2 holding 2^-14 * value (the E2M1 bits
 //           are a half's sign, low exponent and top mantissa bits), scaled by
 //           2^14 * 2^(e - 127) per vector.
@@ -23,10 +29,11 @@ namespace lathe::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kUnroll = 4;
 // x (and its vector sums) stay in shared memory up to this size; larger x
 // (many rows of a long K) is staged in global memory by a separate kernel.
 constexpr size_t kStageBytes = 64 * 1024;
+// Products of affine codes carry a factor 2^-kScaleExp (see above).
+constexpr int kScaleExp = 48;
 
 struct QKernelArgs {
   const uint8_t* wq;
@@ -38,13 +45,13 @@ struct QKernelArgs {
   int64_t groups;    // per row
   int vec_group_lg;  // log2 of vectors per group
   int m;
-  const void* x;  // [m, k] of dtype xd, staged by each block when xf is null
+  const void* x;  // [m, k] of dtype xd (16-byte aligned), staged by each block when xs is null
   Dtype::Val xd;
-  const float* xf;    // x as float [m, k] in global memory, or null
-  const float* sums;  // [m, vecs]: sum of x over each vector's codes
+  const float4* xs;   // staged x in global memory [m][codes / 4][vecs], or null
+  const float* sums;  // [m][vecs]: sum of x over each vector's codes
   void* y;
   Dtype::Val yd;
-  int lg;  // log2 of the threads per row
+  int lg;  // log2 of the threads per row group
 };
 
 __device__ __forceinline__ float load_param(const void* p, int64_t i, Dtype::Val d) {
@@ -71,16 +78,26 @@ __device__ __forceinline__ float e8m0(uint32_t e) {
   return __uint_as_float(e == 0 ? 0x00400000u : e << 23);
 }
 
-// The BITS-bit codes of one word (code e at bits [BITS * e, BITS * e + BITS)) as 1 + c / 2^BITS.
+// Bit position of code e of a word once decoded (codes past the mantissa are shifted down).
+template <int BITS>
+__host__ __device__ constexpr int code_bit(int e) {
+  return BITS == 4 ? (e < 5 ? 4 * e : 4 * e - 12) : (e < 2 ? 8 * e : 8 * e - 16);
+}
+
+// The codes of one word as subnormal floats q * 2^(code_bit - 149).
 template <int BITS>
 __device__ __forceinline__ void decode_affine(uint32_t w, float (&v)[32 / BITS]) {
-  constexpr uint32_t mask = ((1u << BITS) - 1) << (23 - BITS);
+  const uint32_t hi = w >> (BITS == 4 ? 12 : 16);
 #pragma unroll
   for (int e = 0; e < 32 / BITS; ++e) {
-    const int sh = (23 - BITS) - BITS * e;
-    const uint32_t u = sh >= 0 ? w << sh : w >> -sh;
-    v[e] = __uint_as_float((u & mask) | 0x3f800000u);
+    const uint32_t mask = ((1u << BITS) - 1) << code_bit<BITS>(e);
+    v[e] = __uint_as_float((e < (BITS == 4 ? 5 : 2) ? w : hi) & mask);
   }
+}
+
+// What x is multiplied by when staged for the code at bit position p: 2^(149 - p - kScaleExp).
+__device__ __forceinline__ float stage_scale(int p) {
+  return __uint_as_float(uint32_t(127 + 149 - kScaleExp - p) << 23);
 }
 
 // The eight E2M1 codes of one word as 2^-14 * value: codes e and e + 4 share a half2.
@@ -97,209 +114,271 @@ __device__ __forceinline__ void decode_mxfp4(uint32_t w, float (&v)[8]) {
   }
 }
 
-// Adds vector c of a row (16 bytes of codes q, parameters at pi) times x to acc.
-template <int BITS, bool MX, int MR>
-__device__ __forceinline__ void add_vector(const QKernelArgs& a, int64_t pi, int64_t c, uint4 q,
-                                           const float* xf, const float* sums, int m,
-                                           float (&acc)[MR]) {
-  constexpr int kPer = 32 / BITS;   // codes per word
-  constexpr int kCodes = 4 * kPer;  // codes per vector
-  const uint32_t words[4] = {q.x, q.y, q.z, q.w};
-  float dot[MR];
+// Adds vector c of R rows (16 bytes of codes q[r], parameters from p0[r]) times x to acc.
+template <int BITS, bool MX, int MR, int R>
+__device__ __forceinline__ void add_vectors(const QKernelArgs& a, const int64_t (&p0)[R], int64_t c,
+                                            const uint4 (&q)[R], const float4* xs,
+                                            const float* sums, int m, float (&acc)[R][MR]) {
+  constexpr int kPer = 32 / BITS;  // codes per word; also float4s of x per vector
+  float dot[R][MR];
 #pragma unroll
-  for (int i = 0; i < MR; ++i) dot[i] = 0.0f;
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int i = 0; i < MR; ++i) dot[r][i] = 0.0f;
+  }
 #pragma unroll
   for (int wd = 0; wd < 4; ++wd) {
-    float v[kPer];
-    if constexpr (MX) {
-      decode_mxfp4(words[wd], v);
-    } else {
-      decode_affine<BITS>(words[wd], v);
+    float v[R][kPer];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const uint32_t word = wd == 0 ? q[r].x : wd == 1 ? q[r].y : wd == 2 ? q[r].z : q[r].w;
+      if constexpr (MX) {
+        decode_mxfp4(word, v[r]);
+      } else {
+        decode_affine<BITS>(word, v[r]);
+      }
     }
 #pragma unroll
     for (int i = 0; i < MR; ++i) {
       if (i < m) {
-        const float4* xp = reinterpret_cast<const float4*>(xf + i * a.k + c * kCodes + wd * kPer);
 #pragma unroll
         for (int e = 0; e < kPer / 4; ++e) {
-          const float4 xv = xp[e];
-          dot[i] = fmaf(v[4 * e], xv.x, dot[i]);
-          dot[i] = fmaf(v[4 * e + 1], xv.y, dot[i]);
-          dot[i] = fmaf(v[4 * e + 2], xv.z, dot[i]);
-          dot[i] = fmaf(v[4 * e + 3], xv.w, dot[i]);
+          const float4 xv = xs[(int64_t(i) * kPer + wd * (kPer / 4) + e) * a.vecs + c];
+#pragma unroll
+          for (int r = 0; r < R; ++r) {
+            dot[r][i] = fmaf(v[r][4 * e], xv.x, dot[r][i]);
+            dot[r][i] = fmaf(v[r][4 * e + 1], xv.y, dot[r][i]);
+            dot[r][i] = fmaf(v[r][4 * e + 2], xv.z, dot[r][i]);
+            dot[r][i] = fmaf(v[r][4 * e + 3], xv.w, dot[r][i]);
+          }
         }
       }
     }
   }
-  if constexpr (MX) {
-    const float s = e8m0(static_cast<const uint8_t*>(a.scales)[pi]);
 #pragma unroll
-    for (int i = 0; i < MR; ++i) {
-      if (i < m) acc[i] = fmaf(dot[i] * 16384.0f, s, acc[i]);
-    }
-  } else {
-    const float s = load_param(a.scales, pi, a.sd) * float(1 << BITS);
-    const float b = load_param(a.biases, pi, a.sd);
+  for (int r = 0; r < R; ++r) {
+    const int64_t pi = p0[r] + (c >> a.vec_group_lg);
+    if constexpr (MX) {
+      const float s = e8m0(static_cast<const uint8_t*>(a.scales)[pi]);
 #pragma unroll
-    for (int i = 0; i < MR; ++i) {
-      if (i < m) {
-        const float sx = sums[i * a.vecs + c];
-        acc[i] = fmaf(s, dot[i] - sx, fmaf(b, sx, acc[i]));
+      for (int i = 0; i < MR; ++i) {
+        if (i < m) acc[r][i] = fmaf(dot[r][i] * 16384.0f, s, acc[r][i]);
+      }
+    } else {
+      const float s = load_param(a.scales, pi, a.sd) * float(int64_t(1) << kScaleExp);
+      const float b = load_param(a.biases, pi, a.sd);
+#pragma unroll
+      for (int i = 0; i < MR; ++i) {
+        if (i < m) acc[r][i] = fmaf(s, dot[r][i], fmaf(b, sums[i * a.vecs + c], acc[r][i]));
       }
     }
   }
 }
 
-// x [total] of T to float in shared memory: 16-byte loads, four in flight per thread.
+// Four consecutive elements of x as float.
 template <typename T>
-__device__ void stage_typed(const T* x, float* xs, int64_t total) {
-  constexpr int kV = 16 / sizeof(T);
-  const int64_t vecs = reinterpret_cast<uintptr_t>(x) % 16 == 0 ? total / kV : 0;
-  const uint4* xv = reinterpret_cast<const uint4*>(x);
-  for (int64_t e = threadIdx.x; e < vecs; e += kUnroll * kThreads) {
-    uint4 r[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      r[u] = e + u * kThreads < vecs ? __ldg(xv + e + u * kThreads) : make_uint4(0, 0, 0, 0);
+__device__ __forceinline__ float4 load4(const T* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return __ldg(reinterpret_cast<const float4*>(p));
+  } else if constexpr (std::is_same_v<T, double>) {
+    const double2 lo = __ldg(reinterpret_cast<const double2*>(p));
+    const double2 hi = __ldg(reinterpret_cast<const double2*>(p) + 1);
+    return make_float4(float(lo.x), float(lo.y), float(hi.x), float(hi.y));
+  } else {
+    const uint2 u = __ldg(reinterpret_cast<const uint2*>(p));
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+      return make_float4(__uint_as_float(u.x << 16), __uint_as_float(u.x & 0xffff0000u),
+                         __uint_as_float(u.y << 16), __uint_as_float(u.y & 0xffff0000u));
+    } else {
+      const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
+      const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+      return make_float4(lo.x, lo.y, hi.x, hi.y);
     }
+  }
+}
+
+// Stages vectors [first, m * vecs) step `step` of x: the sum of each vector's x,
+// and x (times the code position's factor for affine codes) vector-major.
+template <int BITS, bool MX, typename T>
+__device__ void stage_typed(const T* x, int64_t k, int64_t vecs, int64_t total, int64_t first,
+                            int64_t step, float4* xs, float* sums) {
+  constexpr int kPer = 32 / BITS;
+  for (int64_t e = first; e < total; e += step) {
+    const int64_t i = e / vecs, c = e - i * vecs;
+    const T* src = x + i * k + c * 4 * kPer;
+    float4 f[kPer];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      if (e + u * kThreads < vecs) {
-        const T* p = reinterpret_cast<const T*>(&r[u]);
+    for (int j = 0; j < kPer; ++j) f[j] = load4(src + 4 * j);
+    float s = 0.0f;
 #pragma unroll
-        for (int j = 0; j < kV; ++j) xs[(e + u * kThreads) * kV + j] = float(load_c(p[j]));
+    for (int j = 0; j < kPer; ++j) {
+      s += (f[j].x + f[j].y) + (f[j].z + f[j].w);
+      if constexpr (!MX) {
+        // float4 j holds codes 4j..4j+3 of the vector: of word j / (kPer / 4).
+        const int e0 = (4 * j) % kPer;
+        f[j].x *= stage_scale(code_bit<BITS>(e0));
+        f[j].y *= stage_scale(code_bit<BITS>(e0 + 1));
+        f[j].z *= stage_scale(code_bit<BITS>(e0 + 2));
+        f[j].w *= stage_scale(code_bit<BITS>(e0 + 3));
       }
+      xs[(i * kPer + j) * vecs + c] = f[j];
+    }
+    sums[e] = s;
+  }
+}
+
+template <int BITS, bool MX>
+__device__ void stage_x(const QKernelArgs& a, int64_t first, int64_t step, float4* xs,
+                        float* sums) {
+  const int64_t total = a.m * a.vecs;
+  switch (a.xd) {
+    case Dtype::Val::bfloat16:
+      stage_typed<BITS, MX>(static_cast<const __nv_bfloat16*>(a.x), a.k, a.vecs, total, first, step,
+                            xs, sums);
+      break;
+    case Dtype::Val::float16:
+      stage_typed<BITS, MX>(static_cast<const __half*>(a.x), a.k, a.vecs, total, first, step, xs,
+                            sums);
+      break;
+    case Dtype::Val::float64:
+      stage_typed<BITS, MX>(static_cast<const double*>(a.x), a.k, a.vecs, total, first, step, xs,
+                            sums);
+      break;
+    default:
+      stage_typed<BITS, MX>(static_cast<const float*>(a.x), a.k, a.vecs, total, first, step, xs,
+                            sums);
+      break;
+  }
+}
+
+// Loads vectors c + u * group (u < U) of the R rows from row0 on; zeros past the ends.
+template <int R, int U>
+__device__ __forceinline__ void load_set(const QKernelArgs& a, int64_t row0, int64_t c, int group,
+                                         uint4 (&q)[U][R]) {
+  const uint4* wq = reinterpret_cast<const uint4*>(a.wq);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int64_t row = row0 + r < a.n ? row0 + r : a.n - 1;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t cu = c + u * group;
+      q[u][r] =
+          row0 < a.n && cu < a.vecs ? load_stream(wq + row * a.vecs + cu) : make_uint4(0, 0, 0, 0);
     }
   }
-  for (int64_t e = vecs * kV + threadIdx.x; e < total; e += kThreads) xs[e] = float(load_c(x[e]));
 }
 
-__device__ void stage_x(const void* x, Dtype::Val d, float* xs, int64_t total) {
-  switch (d) {
-    case Dtype::Val::bfloat16: stage_typed(static_cast<const __nv_bfloat16*>(x), xs, total); break;
-    case Dtype::Val::float16: stage_typed(static_cast<const __half*>(x), xs, total); break;
-    case Dtype::Val::float64: stage_typed(static_cast<const double*>(x), xs, total); break;
-    default: stage_typed(static_cast<const float*>(x), xs, total); break;
-  }
-}
-
-// Several rows of x make the product compute-bound: fewer vectors in flight,
-// two blocks per SM guaranteed registers (three for one row).
-template <int BITS, bool MX, int MR>
-__global__ void __launch_bounds__(kThreads, MR == 1 ? 3 : 2) qgemv_kernel(QKernelArgs a) {
-  constexpr int kInFlight = MR == 1 ? kUnroll : 2;
+// MR: rows of x compiled for (1, or kGemvMaxRows with a.m the count); R rows of
+// W per thread group, U vectors of each per step. PIPE: the next step's vectors
+// (of the next row set after the last step of one) are requested before the
+// current ones are used; the very first ones before x is staged.
+template <int BITS, bool MX, int MR, int R, int U, bool PIPE>
+__global__ void __launch_bounds__(kThreads, MR == 1 && R * U * (PIPE ? 2 : 1) < 8 ? 3 : 2)
+    qgemv_kernel(QKernelArgs a) {
   extern __shared__ float4 staged[];
-  __shared__ float partial[kThreads / 32][MR];
-  constexpr int kCodes = 128 / BITS;
+  __shared__ float partial[kThreads / 32][R * MR];
   const int m = MR == 1 ? 1 : a.m;
   const int group = 1 << a.lg;
   const int t = threadIdx.x & (group - 1);
-  const int64_t rows_per_block = kThreads >> a.lg;
-  // The first row set's first vectors are requested before x is staged, so
-  // that their latency overlaps the staging.
-  uint4 pre[kInFlight];
-  {
-    const int64_t row = blockIdx.x * rows_per_block + (threadIdx.x >> a.lg);
-    const uint4* w = reinterpret_cast<const uint4*>(a.wq) + row * a.vecs;
-#pragma unroll
-    for (int u = 0; u < kInFlight; ++u) {
-      pre[u] = row < a.n && t + u * group < a.vecs ? load_stream(w + t + u * group)
-                                                   : make_uint4(0, 0, 0, 0);
-    }
-  }
-  const float* xf = a.xf;
+  const int64_t rows_per_block = int64_t(kThreads >> a.lg) * R;
+  const int64_t stride = int64_t(gridDim.x) * rows_per_block;
+  const int64_t own = (threadIdx.x >> a.lg) * R;  // first row of this group in a row set
+  uint4 cur[U][R];
+  load_set<R, U>(a, blockIdx.x * rows_per_block + own, t, group, cur);
+  const float4* xs = a.xs;
   const float* sums = a.sums;
-  if (xf == nullptr) {
-    float* xs = reinterpret_cast<float*>(staged);
-    float* ss = xs + m * a.k;
-    stage_x(a.x, a.xd, xs, m * a.k);
+  if (xs == nullptr) {
+    float4* sx = staged;
+    float* ss = reinterpret_cast<float*>(staged + int64_t(m) * (32 / BITS) * a.vecs);
+    stage_x<BITS, MX>(a, threadIdx.x, kThreads, sx, ss);
     __syncthreads();
-    if constexpr (!MX) {
-      // Each thread sums one vector's x, starting at its own offset (distinct banks).
-      for (int64_t e = threadIdx.x; e < m * a.vecs; e += kThreads) {
-        const float* p = xs + e * kCodes;
-        float s = 0.0f;
-        for (int j = 0; j < kCodes; ++j) s += p[(j + e) & (kCodes - 1)];
-        ss[e] = s;
-      }
-      __syncthreads();
-    }
-    xf = xs;
+    xs = sx;
     sums = ss;
   }
-  bool first = true;
-  for (int64_t base = blockIdx.x * rows_per_block; base < a.n;
-       base += int64_t(gridDim.x) * rows_per_block) {
-    const int64_t row = base + (threadIdx.x >> a.lg);
-    float acc[MR];
+  bool loaded = true;  // cur holds this step's vectors
+  for (int64_t base = blockIdx.x * rows_per_block; base < a.n; base += stride) {
+    const int64_t row0 = base + own;
+    int64_t p0[R];
 #pragma unroll
-    for (int i = 0; i < MR; ++i) acc[i] = 0.0f;
-    if (row < a.n) {
-      const uint4* w = reinterpret_cast<const uint4*>(a.wq) + row * a.vecs;
-      const int64_t p0 = row * a.groups;
-      int64_t c = t;
-      for (; c + (kInFlight - 1) * group < a.vecs; c += kInFlight * group) {
-        uint4 q[kInFlight];
+    for (int r = 0; r < R; ++r) p0[r] = (row0 + r < a.n ? row0 + r : a.n - 1) * a.groups;
+    float acc[R][MR];
 #pragma unroll
-        for (int u = 0; u < kInFlight; ++u) q[u] = first ? pre[u] : load_stream(w + c + u * group);
-        first = false;
+    for (int r = 0; r < R; ++r) {
 #pragma unroll
-        for (int u = 0; u < kInFlight; ++u) {
-          const int64_t cu = c + u * group;
-          add_vector<BITS, MX, MR>(a, p0 + (cu >> a.vec_group_lg), cu, q[u], xf, sums, m, acc);
+      for (int i = 0; i < MR; ++i) acc[r][i] = 0.0f;
+    }
+    for (int64_t c = t; c < a.vecs; c += U * group) {
+      if (!loaded) load_set<R, U>(a, row0, c, group, cur);
+      uint4 next[U][R];
+      if constexpr (PIPE) {
+        const bool last = c + U * group >= a.vecs;
+        load_set<R, U>(a, last ? row0 + stride : row0, last ? t : c + U * group, group, next);
+      }
+      if (row0 < a.n) {
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          if (c + u * group < a.vecs) {
+            add_vectors<BITS, MX, MR, R>(a, p0, c + u * group, cur[u], xs, sums, m, acc);
+          }
         }
       }
-      for (; c < a.vecs; c += group) {
-        const uint4 q = first ? pre[0] : load_stream(w + c);
-        if (first) {
+      if constexpr (PIPE) {
 #pragma unroll
-          for (int u = 0; u + 1 < kInFlight; ++u) pre[u] = pre[u + 1];
+        for (int u = 0; u < U; ++u) {
+#pragma unroll
+          for (int r = 0; r < R; ++r) cur[u][r] = next[u][r];
         }
-        add_vector<BITS, MX, MR>(a, p0 + (c >> a.vec_group_lg), c, q, xf, sums, m, acc);
+      } else {
+        loaded = false;
       }
     }
-    first = false;
 #pragma unroll
-    for (int i = 0; i < MR; ++i) acc[i] = warp_sum(acc[i]);
+    for (int r = 0; r < R; ++r) {
+#pragma unroll
+      for (int i = 0; i < MR; ++i) acc[r][i] = warp_sum(acc[r][i]);
+    }
     if (a.lg > 5) {
       const int warp = threadIdx.x >> 5;
       if ((threadIdx.x & 31) == 0) {
 #pragma unroll
-        for (int i = 0; i < MR; ++i) partial[warp][i] = acc[i];
+        for (int r = 0; r < R; ++r) {
+#pragma unroll
+          for (int i = 0; i < MR; ++i) partial[warp][r * MR + i] = acc[r][i];
+        }
       }
       __syncthreads();
       if (t == 0) {
 #pragma unroll
-        for (int i = 0; i < MR; ++i) {
-          float s = 0.0f;
-          for (int v = 0; v < (group >> 5); ++v) s += partial[warp + v][i];
-          acc[i] = s;
+        for (int r = 0; r < R; ++r) {
+#pragma unroll
+          for (int i = 0; i < MR; ++i) {
+            float s = 0.0f;
+            for (int v = 0; v < (group >> 5); ++v) s += partial[warp + v][r * MR + i];
+            acc[r][i] = s;
+          }
         }
       }
       __syncthreads();  // partial is written again by the next row set
     }
-    if (t == 0 && row < a.n) {
+    if (t == 0) {
 #pragma unroll
-      for (int i = 0; i < MR; ++i) {
-        if (i < m) store_out(a.y, i * a.n + row, a.yd, acc[i]);
+      for (int r = 0; r < R; ++r) {
+        if (row0 + r < a.n) {
+#pragma unroll
+          for (int i = 0; i < MR; ++i) {
+            if (i < m) store_out(a.y, i * a.n + row0 + r, a.yd, acc[r][i]);
+          }
+        }
       }
     }
   }
 }
 
-// x as float and its vector sums, for x too large for shared memory.
-__global__ void stage_kernel(const void* x, Dtype::Val xd, int64_t total, int codes, float* xf,
-                             float* sums) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    float s = 0.0f;
-    for (int j = 0; j < codes; ++j) {
-      const float v = static_cast<float>(load_double(x, e * codes + j, xd));
-      xf[e * codes + j] = v;
-      s += v;
-    }
-    sums[e] = s;
-  }
+// x staged in global memory, for x too large for shared memory.
+template <int BITS, bool MX>
+__global__ void stage_kernel(QKernelArgs a, float4* xs, float* sums) {
+  stage_x<BITS, MX>(a, blockIdx.x * int64_t(blockDim.x) + threadIdx.x,
+                    int64_t(gridDim.x) * blockDim.x, xs, sums);
 }
 
 // Resident blocks per SM of a kernel with this much dynamic shared memory (cached).
@@ -317,9 +396,9 @@ int blocks_per_sm(const void* kernel, size_t smem) {
   return n;
 }
 
-template <int BITS, bool MX, int MR>
+template <int BITS, bool MX, int MR, int R, int U, bool PIPE = true>
 void launch_kernel(const QKernelArgs& args, size_t smem, cudaStream_t s) {
-  auto kernel = qgemv_kernel<BITS, MX, MR>;
+  auto kernel = qgemv_kernel<BITS, MX, MR, R, U, PIPE>;
   static std::once_flag once;
   std::call_once(once, [&] {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -328,26 +407,36 @@ void launch_kernel(const QKernelArgs& args, size_t smem, cudaStream_t s) {
   });
   const int64_t resident = int64_t(sm_count()) * blocks_per_sm((const void*)kernel, smem);
   QKernelArgs a = args;
-  // A warp per row, widened while the rows leave the resident threads idle.
+  const int64_t row_groups = (a.n + R - 1) / R;
+  // A warp per row group, widened while the groups leave the GPU under-filled.
   if (a.lg == 0) {
+    const int64_t target = int64_t(sm_count()) * 768;
     a.lg = 5;
     while (a.lg < 8 && (int64_t(1) << a.lg) < a.vecs &&
-           a.n * (int64_t(1) << a.lg) < resident * kThreads) {
+           row_groups * (int64_t(1) << a.lg) < target) {
       ++a.lg;
     }
   }
-  const int64_t rows_per_block = kThreads >> a.lg;
-  const int64_t blocks = std::min((a.n + rows_per_block - 1) / rows_per_block, resident);
+  const int64_t groups_per_block = kThreads >> a.lg;
+  const int64_t blocks = std::min((row_groups + groups_per_block - 1) / groups_per_block, resident);
   kernel<<<static_cast<unsigned>(blocks), kThreads, smem, s>>>(a);
 }
 
 template <int BITS, bool MX>
-void launch_rows(const QKernelArgs& a, size_t smem, cudaStream_t s) {
-  if (a.m == 1) {
-    launch_kernel<BITS, MX, 1>(a, smem, s);
-  } else {
-    launch_kernel<BITS, MX, kGemvMaxRows>(a, smem, s);
+void launch_rows(const QKernelArgs& a, int variant, size_t smem, cudaStream_t s) {
+  if (a.m > 1) {
+    launch_kernel<BITS, MX, kGemvMaxRows, 2, 1>(a, smem, s);
+    return;
   }
+  if constexpr (BITS == 4 && !MX) {
+    switch (variant) {
+      case 1: launch_kernel<BITS, MX, 1, 2, 2>(a, smem, s); return;
+      case 2: launch_kernel<BITS, MX, 1, 4, 1, false>(a, smem, s); return;
+      case 3: launch_kernel<BITS, MX, 1, 2, 1>(a, smem, s); return;
+      default: break;
+    }
+  }
+  launch_kernel<BITS, MX, 1, 4, 1>(a, smem, s);
 }
 
 int log2_of(int64_t v) {
@@ -371,7 +460,7 @@ bool qgemv_fits(const QGemvArgs& a) {
   if (a.threads_per_row_log2 != 0 && (a.threads_per_row_log2 < 5 || a.threads_per_row_log2 > 8)) {
     return false;
   }
-  return reinterpret_cast<uintptr_t>(a.wq) % 16 == 0;
+  return reinterpret_cast<uintptr_t>(a.wq) % 16 == 0 && reinterpret_cast<uintptr_t>(a.x) % 16 == 0;
 }
 
 void launch_qgemv(const QGemvArgs& g, cudaStream_t s) {
@@ -397,19 +486,26 @@ void launch_qgemv(const QGemvArgs& g, cudaStream_t s) {
   std::shared_ptr<Buffer> staged;
   if (xbytes > kStageBytes) {
     staged = scratch(xbytes);
-    float* xf = static_cast<float*>(staged->ptr());
-    a.xf = xf;
-    a.sums = xf + g.m * g.k;
-    const int64_t total = g.m * a.vecs;
-    stage_kernel<<<grid_for(total), 256, 0, s>>>(g.x, a.xd, total, codes, xf, xf + g.m * g.k);
+    float4* xs = static_cast<float4*>(staged->ptr());
+    float* sums = reinterpret_cast<float*>(xs + g.m * g.k / 4);
+    a.xs = xs;
+    a.sums = sums;
+    const unsigned blocks = grid_for(size_t(g.m) * a.vecs);
+    if (g.mxfp4) {
+      stage_kernel<4, true><<<blocks, 256, 0, s>>>(a, xs, sums);
+    } else if (g.bits == 4) {
+      stage_kernel<4, false><<<blocks, 256, 0, s>>>(a, xs, sums);
+    } else {
+      stage_kernel<8, false><<<blocks, 256, 0, s>>>(a, xs, sums);
+    }
     smem = 0;
   }
   if (g.mxfp4) {
-    launch_rows<4, true>(a, smem, s);
+    launch_rows<4, true>(a, g.variant, smem, s);
   } else if (g.bits == 4) {
-    launch_rows<4, false>(a, smem, s);
+    launch_rows<4, false>(a, g.variant, smem, s);
   } else {
-    launch_rows<8, false>(a, smem, s);
+    launch_rows<8, false>(a, g.variant, smem, s);
   }
   check(cudaGetLastError(), "quantized_matmul");
 }
