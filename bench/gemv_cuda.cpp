@@ -273,12 +273,10 @@ struct Dense {
     ck(cudaStreamSynchronize(stream), "sync");
     return relative_difference(y1.p, y2.p, int64_t(m) * n, dt);
   }
-  double time_gemv(int variant = 0, int lg = 0, bool graph = false) {
-    g.variant = variant;
+  double time_gemv(int lg = 0, bool graph = false) {
     g.threads_per_row_log2 = lg;
     auto f = [&](int i) { gemv(i); };
     const double s = graph ? seconds_per_call_graph(f) : seconds_per_call(f);
-    g.variant = 0;
     g.threads_per_row_log2 = 0;
     return s;
   }
@@ -354,15 +352,13 @@ struct Quant {
     use_x(true);
     return relative_difference(y1.p, y2.p, int64_t(m) * n, lathe::float32);
   }
-  double time_gemv(int variant = 0, int lg = 0, bool graph = false) {
-    g.variant = variant;
+  double time_gemv(int lg = 0, bool graph = false) {
     g.threads_per_row_log2 = lg;
     auto f = [&](int i) {
       use(i);
       lathe::cuda::launch_qgemv(g, stream);
     };
     const double s = graph ? seconds_per_call_graph(f) : seconds_per_call(f);
-    g.variant = 0;
     g.threads_per_row_log2 = 0;
     return s;
   }
@@ -422,7 +418,7 @@ int main() {
     Dense d(s.n, s.k, 1, lathe::bfloat16);
     const double diff = d.difference();
     const double gs = d.time_gemv(), bs = d.time_blas();
-    const double gg = d.time_gemv(0, 0, true), bg = d.time_blas(true);
+    const double gg = d.time_gemv(0, true), bg = d.time_blas(true);
     std::printf("| %s | %s | %lldx%lld | %.1f | %s | %s | %s | %s | %.2fx | %.1e |\n", s.model,
                 s.layer, (long long)s.n, (long long)s.k, d.bytes / 1e6, pct(d.bytes, gs).c_str(),
                 pct(d.bytes, bs).c_str(), pct(d.bytes, gg).c_str(), pct(d.bytes, bg).c_str(),
@@ -483,7 +479,7 @@ int main() {
     const bool llama = std::string(s.model) == "llama-3.1-8b";
     Quant q4(s.n, s.k, 1, 4);
     const double d4 = q4.difference();
-    const double g4 = q4.time_gemv(), g4g = q4.time_gemv(0, 0, true);
+    const double g4 = q4.time_gemv(), g4g = q4.time_gemv(0, true);
     const std::string generic = llama ? pct(q4.bytes, q4.time_generic()) : "—";
     double d8, g8, dm, gm;
     size_t b8, bm;
@@ -526,10 +522,9 @@ int main() {
   }
 
   std::printf(
-      "\n## Kernel shapes (M = 1, stream): GB/s of each variant with the launch's "
-      "threads per row, then of the default variant at each fixed width\n\n");
-  std::printf("| kernel | N x K | v0 | v1 | v2 | v3 | v0 @32 | @64 | @128 | @256 |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+      "\n## Threads per row group (M = 1, stream): GB/s with the launch's choice and "
+      "at each fixed width\n\n");
+  std::printf("| kernel | N x K | chosen | 32 | 64 | 128 | 256 |\n|---|---|---|---|---|---|---|\n");
   for (auto [n, k] : {std::pair<int64_t, int64_t>{4096, 4096},
                       {1024, 4096},
                       {14336, 4096},
@@ -542,22 +537,16 @@ int main() {
     {
       Dense d(n, k, 1, lathe::bfloat16);
       std::printf("| bf16 | %lldx%lld |", (long long)n, (long long)k);
-      for (int v : {0, 1, 2, 3}) std::printf(" %.0f |", gbps(d.bytes, d.time_gemv(v)));
-      for (int lg : {5, 6, 7, 8}) std::printf(" %.0f |", gbps(d.bytes, d.time_gemv(0, lg)));
+      for (int lg : {0, 5, 6, 7, 8}) std::printf(" %.0f |", gbps(d.bytes, d.time_gemv(lg)));
       std::printf("\n");
     }
     {
       Quant q(n, k, 1, 4);
       std::printf("| 4-bit | %lldx%lld |", (long long)n, (long long)k);
-      for (int v : {0, 1, 2, 3}) std::printf(" %.0f |", gbps(q.bytes, q.time_gemv(v)));
-      for (int lg : {5, 6, 7, 8}) std::printf(" %.0f |", gbps(q.bytes, q.time_gemv(0, lg)));
+      for (int lg : {0, 5, 6, 7, 8}) std::printf(" %.0f |", gbps(q.bytes, q.time_gemv(lg)));
       std::printf("\n");
     }
   }
-  std::printf(
-      "\ndense variants (R rows per thread group, U vectors of each in flight): v0 R2 U4, v1 R1 "
-      "U8, v2 R4 U2, v3 R2 U2 pipelined; 4-bit: v0 R4 U1 pipelined, v1 R2 U2 pipelined, v2 R4 U1 "
-      "not pipelined, v3 R2 U1 pipelined\n");
   std::printf("\ncopy bandwidth again at the end: %.0f GB/s\n", copy_bandwidth());
   cublasDestroy(blas);
   return 0;

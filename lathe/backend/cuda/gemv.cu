@@ -1,10 +1,12 @@
 // Dense GEMV of decode: a group of G threads (a warp up to the whole block)
 // owns R consecutive rows of W and walks them in 16-byte vectors, R x U loads
-// in flight per thread; each 16 bytes of x, read through the L1 (every group
-// of the block reads the same x), serve the R rows. float32 sums, reduced by
-// warp shuffles and, for groups wider than a warp, through shared memory.
-// Short rows get wide groups (the split of K inside a block) so that a few
-// hundred rows still fill the GPU; no second launch.
+// in flight per thread (the last step loads only what exists, so a row costs
+// ceil(vectors / (U x G)) memory round trips); each 16 bytes of x, read
+// through the L1 (every group of the block reads the same x), serve the R
+// rows. float32 sums, reduced by warp shuffles and, for groups wider than a
+// warp, through shared memory. Short rows get wide groups (the split of K
+// inside a block) so that a few hundred rows still fill the GPU; no second
+// launch.
 #include "lathe/backend/cuda/gemv.h"
 #include "lathe/backend/cuda/kernel_utils.cuh"
 #include "lathe/backend/cuda/vector_load.cuh"
@@ -49,9 +51,8 @@ __device__ __forceinline__ void load_vectors(const uint4* const (&w)[R], int64_t
 }
 
 // MR: rows of x compiled for (1, or kGemvMaxRows with a.m the count); R rows of
-// W per thread group, U vectors of each in flight, PIPE: the next U vectors are
-// requested before the current ones are used. lg: log2 of the group size.
-template <typename T, int MR, int R, int U, bool PIPE>
+// W per thread group, U vectors of each in flight. lg: log2 of the group size.
+template <typename T, int MR, int R, int U>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a, int lg) {
   __shared__ float partial[kThreads / 32][R * MR];
   const int group = 1 << lg;
@@ -73,44 +74,19 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a, int lg) {
     for (int i = 0; i < MR; ++i) acc[r][i] = 0.0f;
   }
   if (row0 < a.n) {
-    uint4 cur[U][R];
-    if constexpr (PIPE) load_vectors<R, U>(w, t, group, chunks, cur);
     for (int64_t c = t; c < chunks; c += U * group) {
-      if constexpr (PIPE) {
-        uint4 next[U][R];
-        load_vectors<R, U>(w, c + U * group, group, chunks, next);
+      uint4 cur[U][R];
+      load_vectors<R, U>(w, c, group, chunks, cur);
 #pragma unroll
-        for (int i = 0; i < MR; ++i) {
-          if (i < m) {
-            const uint4* x = static_cast<const uint4*>(a.x[i]);
+      for (int i = 0; i < MR; ++i) {
+        if (i < m) {
+          const uint4* x = static_cast<const uint4*>(a.x[i]);
 #pragma unroll
-            for (int u = 0; u < U; ++u) {
-              if (c + u * group < chunks) {
-                const uint4 xv = __ldg(x + c + u * group);
+          for (int u = 0; u < U; ++u) {
+            if (c + u * group < chunks) {
+              const uint4 xv = __ldg(x + c + u * group);
 #pragma unroll
-                for (int r = 0; r < R; ++r) acc[r][i] = dot16<T>(cur[u][r], xv, acc[r][i]);
-              }
-            }
-          }
-        }
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-#pragma unroll
-          for (int r = 0; r < R; ++r) cur[u][r] = next[u][r];
-        }
-      } else {
-        load_vectors<R, U>(w, c, group, chunks, cur);
-#pragma unroll
-        for (int i = 0; i < MR; ++i) {
-          if (i < m) {
-            const uint4* x = static_cast<const uint4*>(a.x[i]);
-#pragma unroll
-            for (int u = 0; u < U; ++u) {
-              if (c + u * group < chunks) {
-                const uint4 xv = __ldg(x + c + u * group);
-#pragma unroll
-                for (int r = 0; r < R; ++r) acc[r][i] = dot16<T>(cur[u][r], xv, acc[r][i]);
-              }
+              for (int r = 0; r < R; ++r) acc[r][i] = dot16<T>(cur[u][r], xv, acc[r][i]);
             }
           }
         }
@@ -173,7 +149,7 @@ int threads_per_row_log2(int64_t groups, int64_t chunks) {
   return lg;
 }
 
-template <typename T, int MR, int R, int U, bool PIPE = false>
+template <typename T, int MR, int R, int U>
 void launch_shape(const GemvArgs& a, cudaStream_t s) {
   const int64_t groups = (a.n + R - 1) / R;
   const int lg = a.threads_per_row_log2
@@ -181,24 +157,17 @@ void launch_shape(const GemvArgs& a, cudaStream_t s) {
                      : threads_per_row_log2(groups, a.k * int64_t(sizeof(T)) / 16);
   const int64_t groups_per_block = kThreads >> lg;
   const auto blocks = static_cast<unsigned>((groups + groups_per_block - 1) / groups_per_block);
-  gemv_kernel<T, MR, R, U, PIPE><<<blocks, kThreads, 0, s>>>(a, lg);
+  gemv_kernel<T, MR, R, U><<<blocks, kThreads, 0, s>>>(a, lg);
 }
 
+// R and U measured on the H200 (bench/RESULTS.md, "GPU decode GEMV").
 template <typename T>
 void launch_typed(const GemvArgs& a, cudaStream_t s) {
   if (a.m > 1) {
     launch_shape<T, kGemvMaxRows, 2, 2>(a, s);
-    return;
+  } else {
+    launch_shape<T, 1, 2, 4>(a, s);
   }
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    switch (a.variant) {
-      case 1: launch_shape<T, 1, 1, 8>(a, s); return;
-      case 2: launch_shape<T, 1, 4, 2>(a, s); return;
-      case 3: launch_shape<T, 1, 2, 2, true>(a, s); return;
-      default: break;
-    }
-  }
-  launch_shape<T, 1, 2, 4>(a, s);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }

@@ -28,7 +28,6 @@ struct GemvArgs {
   float alpha = 1.0f, beta = 0.0f;
   const void* bias = nullptr;    // n elements
   int threads_per_row_log2 = 0;  // 5..8 (a warp .. a block); 0 lets the launch choose
-  int variant = 0;               // bench only: 0 the default kernel shape, 1..3 alternatives
 };
 
 // Whether the kernel takes these arguments: dtype, 1 <= m <= kGemvMaxRows, k a
@@ -52,7 +51,6 @@ struct QGemvArgs {
   void* y = nullptr;  // [m, n] row-major
   Dtype y_dtype = float32;
   int threads_per_row_log2 = 0;  // 5..8 (a warp .. a block); 0 lets the launch choose
-  int variant = 0;               // bench only: 0 the default kernel shape, 1..3 alternatives
 };
 
 // Whether the kernel takes these arguments: affine 4 or 8 bits or mxfp4, any

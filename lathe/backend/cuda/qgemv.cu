@@ -2,9 +2,10 @@
 // or mxfp4 codes. Each block stages x in shared memory once (as float, with
 // the sum of x over every 16-byte vector of codes), then loops over row sets:
 // a group of G threads (a warp up to the block) owns R rows and walks them in
-// 16-byte vectors of codes, R x U loads in flight per thread; each staged x
-// vector serves the R rows. x is stored vector-major ([j][vector], float4 j of
-// every vector side by side) so that the lanes of a warp read consecutive
+// 16-byte vectors of codes, the next vectors requested before the current ones
+// are used (across row sets too); each staged x vector serves the R rows. The
+// grid is the resident blocks, so x is staged once per block. x is stored vector-major
+// ([j][vector], float4 j of every vector side by side) so that the lanes of a warp read consecutive
 // 16 bytes. One vector of codes lies in one quantization group: one scale
 // (and bias) per vector.
 //   affine: a code is used as the float whose bits are the code's bits where
@@ -269,12 +270,11 @@ __device__ __forceinline__ void load_set(const QKernelArgs& a, int64_t row0, int
 }
 
 // MR: rows of x compiled for (1, or kGemvMaxRows with a.m the count); R rows of
-// W per thread group, U vectors of each per step. PIPE: the next step's vectors
-// (of the next row set after the last step of one) are requested before the
-// current ones are used; the very first ones before x is staged.
-template <int BITS, bool MX, int MR, int R, int U, bool PIPE>
-__global__ void __launch_bounds__(kThreads, MR == 1 && R * U * (PIPE ? 2 : 1) < 8 ? 3 : 2)
-    qgemv_kernel(QKernelArgs a) {
+// W per thread group, U vectors of each per step. Software-pipelined: the next
+// step's vectors (of the next row set after the last step of one) are requested
+// before the current ones are used, the very first ones before x is staged.
+template <int BITS, bool MX, int MR, int R, int U>
+__global__ void __launch_bounds__(kThreads, 2) qgemv_kernel(QKernelArgs a) {
   extern __shared__ float4 staged[];
   __shared__ float partial[kThreads / 32][R * MR];
   const int m = MR == 1 ? 1 : a.m;
@@ -295,7 +295,6 @@ __global__ void __launch_bounds__(kThreads, MR == 1 && R * U * (PIPE ? 2 : 1) < 
     xs = sx;
     sums = ss;
   }
-  bool loaded = true;  // cur holds this step's vectors
   for (int64_t base = blockIdx.x * rows_per_block; base < a.n; base += stride) {
     const int64_t row0 = base + own;
     int64_t p0[R];
@@ -308,12 +307,9 @@ __global__ void __launch_bounds__(kThreads, MR == 1 && R * U * (PIPE ? 2 : 1) < 
       for (int i = 0; i < MR; ++i) acc[r][i] = 0.0f;
     }
     for (int64_t c = t; c < a.vecs; c += U * group) {
-      if (!loaded) load_set<R, U>(a, row0, c, group, cur);
       uint4 next[U][R];
-      if constexpr (PIPE) {
-        const bool last = c + U * group >= a.vecs;
-        load_set<R, U>(a, last ? row0 + stride : row0, last ? t : c + U * group, group, next);
-      }
+      const bool last = c + U * group >= a.vecs;
+      load_set<R, U>(a, last ? row0 + stride : row0, last ? t : c + U * group, group, next);
       if (row0 < a.n) {
 #pragma unroll
         for (int u = 0; u < U; ++u) {
@@ -322,14 +318,10 @@ __global__ void __launch_bounds__(kThreads, MR == 1 && R * U * (PIPE ? 2 : 1) < 
           }
         }
       }
-      if constexpr (PIPE) {
 #pragma unroll
-        for (int u = 0; u < U; ++u) {
+      for (int u = 0; u < U; ++u) {
 #pragma unroll
-          for (int r = 0; r < R; ++r) cur[u][r] = next[u][r];
-        }
-      } else {
-        loaded = false;
+        for (int r = 0; r < R; ++r) cur[u][r] = next[u][r];
       }
     }
 #pragma unroll
@@ -396,9 +388,9 @@ int blocks_per_sm(const void* kernel, size_t smem) {
   return n;
 }
 
-template <int BITS, bool MX, int MR, int R, int U, bool PIPE = true>
+template <int BITS, bool MX, int MR, int R, int U>
 void launch_kernel(const QKernelArgs& args, size_t smem, cudaStream_t s) {
-  auto kernel = qgemv_kernel<BITS, MX, MR, R, U, PIPE>;
+  auto kernel = qgemv_kernel<BITS, MX, MR, R, U>;
   static std::once_flag once;
   std::call_once(once, [&] {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -422,21 +414,14 @@ void launch_kernel(const QKernelArgs& args, size_t smem, cudaStream_t s) {
   kernel<<<static_cast<unsigned>(blocks), kThreads, smem, s>>>(a);
 }
 
+// R and U measured on the H200 (bench/RESULTS.md, "GPU decode GEMV").
 template <int BITS, bool MX>
-void launch_rows(const QKernelArgs& a, int variant, size_t smem, cudaStream_t s) {
+void launch_rows(const QKernelArgs& a, size_t smem, cudaStream_t s) {
   if (a.m > 1) {
     launch_kernel<BITS, MX, kGemvMaxRows, 2, 1>(a, smem, s);
-    return;
+  } else {
+    launch_kernel<BITS, MX, 1, 4, 1>(a, smem, s);
   }
-  if constexpr (BITS == 4 && !MX) {
-    switch (variant) {
-      case 1: launch_kernel<BITS, MX, 1, 2, 2>(a, smem, s); return;
-      case 2: launch_kernel<BITS, MX, 1, 4, 1, false>(a, smem, s); return;
-      case 3: launch_kernel<BITS, MX, 1, 2, 1>(a, smem, s); return;
-      default: break;
-    }
-  }
-  launch_kernel<BITS, MX, 1, 4, 1>(a, smem, s);
 }
 
 int log2_of(int64_t v) {
@@ -501,11 +486,11 @@ void launch_qgemv(const QGemvArgs& g, cudaStream_t s) {
     smem = 0;
   }
   if (g.mxfp4) {
-    launch_rows<4, true>(a, g.variant, smem, s);
+    launch_rows<4, true>(a, smem, s);
   } else if (g.bits == 4) {
-    launch_rows<4, false>(a, g.variant, smem, s);
+    launch_rows<4, false>(a, smem, s);
   } else {
-    launch_rows<8, false>(a, g.variant, smem, s);
+    launch_rows<8, false>(a, smem, s);
   }
   check(cudaGetLastError(), "quantized_matmul");
 }
