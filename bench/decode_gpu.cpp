@@ -169,6 +169,55 @@ int main(int argc, char** argv) {
       }
     }
 
+    // Where a decode step's time goes on the host: building the step's graph (forward +
+    // argmax), handing it to the stream (async_eval), and waiting for the id (item), with the
+    // next step built before the current id is read, as the generation loop does.
+    nlohmann::json steps;
+    {
+      const int n = 64;
+      KVCaches caches = model->make_caches(1, args.prompt_len + n + 1);
+      Array logits = model->forward(array(prompt, {1, args.prompt_len}), caches);
+      Array next = argmax(slice_axis(logits, 1, -1, logits.shape(1)), -1);
+      keep(cache_state(caches));
+      eval(next);
+      double build = 0, submit = 0, wait = 0;
+      reset_profile();
+      auto t_all = Clock::now();
+      for (int i = 0; i < n; ++i) {
+        auto t0 = Clock::now();
+        Array l = model->forward(reshape(next, {1, 1}), caches);
+        Array nn = argmax(slice_axis(l, 1, -1, l.shape(1)), -1);
+        auto t1 = Clock::now();
+        keep(cache_state(caches));
+        async_eval(nn);
+        auto t2 = Clock::now();
+        next.item<int32_t>();
+        auto t3 = Clock::now();
+        next = nn;
+        build += std::chrono::duration<double>(t1 - t0).count();
+        submit += std::chrono::duration<double>(t2 - t1).count();
+        wait += std::chrono::duration<double>(t3 - t2).count();
+      }
+      next.item<int32_t>();
+      const double all = std::chrono::duration<double>(Clock::now() - t_all).count();
+      steps["steps"] = n;
+      steps["step_ms"] = all / n * 1e3;
+      steps["build_ms"] = build / n * 1e3;
+      steps["submit_ms"] = submit / n * 1e3;
+      steps["wait_ms"] = wait / n * 1e3;
+      size_t launches = 0;
+      for (auto& e : profile_entries()) launches += e.count;
+      steps["evaluated_nodes_per_step"] = static_cast<double>(launches) / n;
+      std::fprintf(stderr,
+                   "%s: step %.3f ms = build %.3f + submit %.3f + wait %.3f (host), %.0f nodes a "
+                   "step%s\n",
+                   args.label.c_str(), all / n * 1e3, build / n * 1e3, submit / n * 1e3,
+                   wait / n * 1e3, static_cast<double>(launches) / n,
+                   profiling() ? "" : " (LATHE_PROFILE=1 counts them)");
+      if (profiling()) std::fputs(profile_report().c_str(), stderr);
+      reset_profile();
+    }
+
     std::vector<double> long_decode;
     if (args.context > 0) {
       const auto ctx_prompt = prompt_of(args.context, c.vocab_size);
@@ -203,6 +252,7 @@ int main(int argc, char** argv) {
       j["prefill_tok_s"] = median(prefill);
       j["prefill_tok_s_all"] = prefill;
     }
+    j["host_step"] = steps;
     if (!long_decode.empty()) {
       j["long_context_tokens"] = args.context;
       j["long_context_decode_tok_s"] = median(long_decode);

@@ -7,5 +7,6 @@
 #include "lathe/core/dtype.h"
 #include "lathe/core/error.h"
 #include "lathe/core/memory.h"
+#include "lathe/core/profile.h"
 #include "lathe/core/transforms.h"
 #include "lathe/ops/ops.h"

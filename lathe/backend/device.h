@@ -15,6 +15,11 @@ namespace detail {
 void eval_on_cuda(Primitive& prim, const NodeList& inputs, Node& out);
 // Waits until the GPU work queued on lathe stream `stream` is done.
 void cuda_synchronize(int stream);
+// An event recorded now on the current GPU stream (after the kernels launched so far).
+std::shared_ptr<void> cuda_record_ready();
+// Copies a computed, contiguous GPU node to host memory once its `ready` event has fired,
+// on a stream of its own (so the copy does not wait for later work on the node's stream).
+void cuda_read_ready(const Node& n, void* dst);
 }  // namespace detail
 
 }  // namespace lathe

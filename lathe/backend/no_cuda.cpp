@@ -20,6 +20,10 @@ void eval_on_cuda(Primitive& prim, const NodeList& inputs, Node& out) {
   prim.eval_cuda(inputs, out);
 }
 void cuda_synchronize(int) {}
+std::shared_ptr<void> cuda_record_ready() { return nullptr; }
+void cuda_read_ready(const Node&, void*) {
+  throw Error("[read] this build of lathe has no CUDA backend");
+}
 }  // namespace detail
 
 }  // namespace lathe

@@ -313,6 +313,18 @@ void Array::read(void* dst, Dtype as, bool one) {
   }
   std::shared_ptr<detail::Node> src = node_;
   if (src->device != Device::cpu) {
+    // An output of an evaluation is read as soon as its own kernels are done, through its
+    // ready event: the read does not queue behind work scheduled after it (the next step).
+    if (src->status.load() == detail::Status::lazy) eval_nodes({src}, /*wait=*/false);
+    src->wait();
+    if (src->ready && src->contiguous) {
+      std::vector<char> tmp(src->nbytes());
+      detail::cuda_read_ready(*src, tmp.data());
+      convert_elements(tmp.data(), src->dtype, dst, as, src->size());
+      return;
+    }
+  }
+  if (src->device != Device::cpu) {
     // The readback: an untracked copy to the host, computed with the array.
     detail::SuspendTracking untracked;
     src = std::make_shared<detail::Node>(src->shape, src->dtype,

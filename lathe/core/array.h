@@ -89,6 +89,9 @@ class Node {
   std::atomic<int> consumers{0};            // not-yet-computed nodes that read this one
   std::atomic<int> handles{0};              // Array handles that refer to this node
   std::shared_ptr<Task> task;               // while scheduled
+  // A GPU output of an evaluation: an event recorded right after its kernels, so that a read
+  // waits for this node alone, not for work queued after it (the next decode step).
+  std::shared_ptr<void> ready;
 
   size_t size() const;
   size_t nbytes() const { return size() * dtype.size(); }

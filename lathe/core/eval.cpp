@@ -1,6 +1,7 @@
 // eval / async_eval / keep, the per-thread stream worker, and the memory API.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <sstream>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "lathe/backend/device.h"
 #include "lathe/core/memory.h"
 #include "lathe/core/primitive.h"
+#include "lathe/core/profile.h"
 #include "lathe/core/scheduler.h"
 #include "lathe/core/tracker.h"
 #include "lathe/core/transforms.h"
@@ -45,13 +47,21 @@ void Task::run() {
       }
       bool reads_gpu = false;
       for (Node* in : ins) reads_gpu = reads_gpu || in->device == Device::cuda;
+      const bool timed = profiling();
+      const auto t0 = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       if (n.device == Device::cuda || reads_gpu) {
         detail::eval_on_cuda(*n.primitive, ins, n);
       } else {
         n.primitive->eval_cpu(ins, n);
       }
+      if (timed) {
+        detail::profile_add(n.primitive->name(), std::chrono::duration<double>(
+                                                     std::chrono::steady_clock::now() - t0)
+                                                     .count());
+      }
       // Indices of this node's inputs within the task, to drop them early.
       std::vector<Node*> raw_ins(ins.begin(), ins.end());
+      if (is_output[i] && n.device == Device::cuda) n.ready = detail::cuda_record_ready();
       n.status.store(Status::available);
       n.task.reset();
       n.detach();

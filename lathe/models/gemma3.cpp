@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "lathe/models/decoder.h"
+#include "lathe/ops/device.h"
 #include "lathe/nn/attention.h"
 #include "lathe/nn/linear.h"
 #include "lathe/nn/mlp.h"
@@ -150,6 +151,8 @@ class Gemma3ForCausalLM : public DecoderModel {
     // sqrt(hidden_size) rounded to the embeddings' dtype, as transformers does.
     embed_scale_ = astype(Array(static_cast<float>(std::sqrt(double(config_.hidden_size)))),
                           embed_tokens_.dtype());
+    // On the GPU it lives there once (a host scalar would be copied over at every step).
+    if (device_ != Device::cpu) embed_scale_ = to_device(*embed_scale_, device_);
     add_weights({*embed_scale_});
   }
 

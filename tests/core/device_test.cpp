@@ -2,6 +2,7 @@
 // devices, and (where a GPU is present) GPU memory, streams and readback.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
@@ -122,6 +123,40 @@ TEST(Device, AsyncEvalReturnsAndReadbackWaits) {
   std::vector<float> got = x.to_vector<float>();
   EXPECT_EQ(got.front(), 51.0f);
   EXPECT_EQ(got.back(), 51.0f);
+}
+
+// The decode loop's pattern: the next step is scheduled, then the current id is read. The read
+// waits for the current id's kernels only, not for the step queued after it.
+TEST(Device, ReadingAnOutputDoesNotWaitForLaterWork) {
+  REQUIRE_GPU();
+  DeviceScope gpu(Device::cuda);
+  Array id = sum(full({1024}, 2.0, float32));
+  async_eval(id);
+  id.item<float>();  // warm-up: kernels loaded, events created
+  Array m = full({2048, 2048}, 0.001, float32);
+  keep(m);
+  eval(m);
+  auto heavy = [&] {
+    Array h = m;
+    for (int i = 0; i < 200; ++i) h = matmul(h, m);
+    return h;
+  };
+  using Clock = std::chrono::steady_clock;
+  // The later work alone: how long it runs on the GPU.
+  Array h0 = heavy();
+  auto t0 = Clock::now();
+  eval(h0);
+  const double heavy_s = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  Array current = sum(full({1024}, 3.0, float32));
+  async_eval(current);
+  Array later = heavy();
+  async_eval(later);
+  t0 = Clock::now();
+  EXPECT_EQ(current.item<float>(), 3072.0f);
+  const double read_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  synchronize();
+  EXPECT_LT(read_s, 0.5 * heavy_s) << "read " << read_s << " s, later work " << heavy_s << " s";
 }
 
 TEST(Device, GpuMemoryIsCountedCachedAndLimited) {

@@ -2,6 +2,7 @@
 // fills and ranges, and the explicit transfers between host and GPU.
 #include <vector>
 
+#include "lathe/backend/cuda/device_errors.h"
 #include "lathe/backend/cuda/kernel_utils.cuh"
 #include "lathe/primitives/creation.h"
 #include "lathe/primitives/device.h"
@@ -221,6 +222,7 @@ void ToDevice::eval_cuda(const NodeList& in, Node& out) {
     cuda::check(cudaMemcpyAsync(out.raw(), src, out.nbytes(), cudaMemcpyDeviceToHost, s),
                 "to_device");
     cuda::check(cudaStreamSynchronize(s), "to_device");
+    cuda::raise_device_errors();
     return;
   }
   throw Error(std::string("[to_device] no copy from ") + device_name(x.device) + " to " +

@@ -3,9 +3,12 @@
 #include "lathe/backend/cuda/runtime.h"
 
 #include <mutex>
+#include <string>
+#include <vector>
 #include <unordered_map>
 
 #include "lathe/backend/cuda/allocator.h"
+#include "lathe/backend/cuda/device_errors.h"
 #include "lathe/backend/device.h"
 #include "lathe/core/scheduler.h"
 
@@ -28,6 +31,14 @@ bool cuda_available() {
 }
 
 namespace cuda {
+
+namespace {
+// The host's view of the mapped error record (null until a kernel asked for it).
+DeviceError*& host_record() {
+  static DeviceError* p = nullptr;
+  return p;
+}
+}  // namespace
 
 void check(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return;
@@ -99,6 +110,53 @@ void order_buffer(const Buffer& buffer) {
 
 std::shared_ptr<Buffer> scratch(size_t bytes) { return cuda_allocator().allocate(bytes); }
 
+namespace {
+std::mutex errors_mu;
+std::vector<const char*>& op_names() {
+  static auto* v = new std::vector<const char*>();  // lives to exit
+  return *v;
+}
+}  // namespace
+
+DeviceError* device_error_record() {
+  static DeviceError* record = [] {
+    void* p = nullptr;
+    check(cudaHostAlloc(&p, sizeof(DeviceError), cudaHostAllocMapped), "device errors");
+    *static_cast<DeviceError*>(p) = DeviceError{};
+    void* dev = nullptr;
+    check(cudaHostGetDevicePointer(&dev, p, 0), "device errors");
+    host_record() = static_cast<DeviceError*>(p);
+    return static_cast<DeviceError*>(dev);
+  }();
+  return record;
+}
+
+int op_code(const char* op) {
+  std::lock_guard lk(errors_mu);
+  auto& v = op_names();
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (std::string(v[i]) == op) return static_cast<int>(i);
+  }
+  v.push_back(op);
+  return static_cast<int>(v.size() - 1);
+}
+
+void raise_device_errors() {
+  volatile DeviceError* e = host_record();
+  if (!e || e->flag == 0) return;
+  std::string op;
+  {
+    std::lock_guard lk(errors_mu);
+    const int code = e->op;
+    op = code >= 0 && code < static_cast<int>(op_names().size()) ? op_names()[code] : "kernel";
+  }
+  const std::string msg = "[" + op + "] index " + std::to_string(e->value) +
+                          " is out of range for axis " + std::to_string(e->axis) + " of size " +
+                          std::to_string(e->bound);
+  e->flag = 0;
+  throw Error(msg);
+}
+
 }  // namespace cuda
 
 namespace detail {
@@ -114,6 +172,29 @@ void eval_on_cuda(Primitive& prim, const NodeList& inputs, Node& out) {
 void cuda_synchronize(int stream) {
   cudaStream_t s = cuda::existing_stream(stream);
   if (s) cuda::check(cudaStreamSynchronize(s), "synchronize");
+  cuda::raise_device_errors();
+}
+
+std::shared_ptr<void> cuda_record_ready() {
+  cudaEvent_t ev = nullptr;
+  cuda::check(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "ready event");
+  cuda::check(cudaEventRecord(ev, cuda::current_stream()), "ready event");
+  return std::shared_ptr<void>(ev, [](void* e) { cudaEventDestroy(static_cast<cudaEvent_t>(e)); });
+}
+
+void cuda_read_ready(const Node& n, void* dst) {
+  // One stream for reads, shared by all threads (copies are short; the mutex orders them).
+  static std::mutex mu;
+  static cudaStream_t reads = [] {
+    cudaStream_t s = nullptr;
+    cuda::check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "read");
+    return s;
+  }();
+  std::lock_guard lk(mu);
+  cuda::check(cudaStreamWaitEvent(reads, static_cast<cudaEvent_t>(n.ready.get()), 0), "read");
+  cuda::check(cudaMemcpyAsync(dst, n.raw(), n.nbytes(), cudaMemcpyDeviceToHost, reads), "read");
+  cuda::check(cudaStreamSynchronize(reads), "read");
+  cuda::raise_device_errors();
 }
 
 }  // namespace detail
