@@ -9,6 +9,7 @@
 #include "lathe/core/compile_tape.h"
 #include "lathe/core/tracker.h"
 #include "lathe/ops/util.h"
+#include "lathe/primitives/compiled.h"
 #include "lathe/primitives/device.h"
 #include "lathe/primitives/shape.h"
 
@@ -144,6 +145,11 @@ std::shared_ptr<Trace> trace(const ArrayFunction& fn, const std::vector<Array>& 
   trace->info.fused_kernels = detail::fuse_elementwise(tape);
   trace->info.nodes = tape.steps.size();
   trace->info.constants = tape.constants.size();
+  for (const detail::Step& s : tape.steps) {
+    if (auto* c = dynamic_cast<const Compiled*>(s.prim.get())) {
+      for (const auto& v : c->program().input_values) trace->info.scalar_values += v.has_value();
+    }
+  }
   trace->generic = shapeless && detail::shape_generic(tape);
   return trace;
 }

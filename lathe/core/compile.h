@@ -21,6 +21,7 @@ struct TraceInfo {
   size_t nodes = 0;             // nodes built by each call (after fusion)
   size_t fused_kernels = 0;     // Compiled nodes among them
   size_t constants = 0;         // arrays the trace holds: captured arrays and scalar constants
+  size_t scalar_values = 0;     // scalar constants whose values the fused kernels build in
 };
 
 // The callable compile() returns; converts to ArrayFunction. Copies share one

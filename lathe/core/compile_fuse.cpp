@@ -1,9 +1,13 @@
 // Elementwise fusion over a compile tape: groups steps into regions and turns
-// each region of two or more steps into one Compiled step with a register program.
+// each region of two or more steps into one Compiled step with a register
+// program, recording the values of the scalar constants it reads.
 #include <algorithm>
+#include <cstring>
+#include <optional>
 
 #include "lathe/core/compile_tape.h"
 #include "lathe/primitives/compiled.h"
+#include "lathe/primitives/device.h"
 #include "lathe/primitives/elementwise.h"
 
 namespace lathe::detail {
@@ -45,6 +49,58 @@ bool fused_op(const Tape& tape, const Step& s, FusedOp& op) {
   return false;
 }
 
+// The value of a trace constant that is a C++ scalar, or a host expression of
+// C++ scalars only (such as its astype), or the device copy of either: the
+// bytes of its dtype, zero-extended. Host expressions are computed here by
+// their CPU kernels on copies, so the value is the one the graph would compute.
+std::optional<uint64_t> scalar_value(const Node& n, int depth = 0) {
+  if (depth > 8 || n.shape.size() != 0 || n.dtype.size() > sizeof(uint64_t)) return std::nullopt;
+  const Status status = n.status.load();
+  if (status == Status::available) {
+    if (n.device != Device::cpu || !(n.weak_scalar || n.host_scalar) || !n.buffer) {
+      return std::nullopt;
+    }
+    uint64_t bits = 0;
+    std::memcpy(&bits, n.raw(), n.dtype.size());
+    return bits;
+  }
+  if (status != Status::lazy || !n.primitive) return std::nullopt;
+  if (dynamic_cast<const ToDevice*>(n.primitive.get()) && n.inputs.size() == 1) {
+    return n.inputs[0]->host_scalar ? scalar_value(*n.inputs[0], depth + 1) : std::nullopt;
+  }
+  if (!n.host_scalar || n.device != Device::cpu || !n.primitive->is_elementwise()) {
+    return std::nullopt;
+  }
+  auto scalar = [](Dtype d) {
+    auto t = std::make_shared<Node>(Shape{}, d, nullptr, std::vector<std::shared_ptr<Node>>{});
+    t->device = Device::cpu;
+    t->allocate();
+    return t;
+  };
+  std::vector<std::shared_ptr<Node>> args;
+  NodeList arg_ptrs;
+  for (const auto& in : n.inputs) {
+    std::optional<uint64_t> v = scalar_value(*in, depth + 1);
+    if (!v) return std::nullopt;
+    args.push_back(scalar(in->dtype));
+    std::memcpy(args.back()->raw(), &*v, in->dtype.size());
+    args.back()->status.store(Status::available);
+    arg_ptrs.push_back(args.back().get());
+  }
+  auto out =
+      std::make_shared<Node>(Shape{}, n.dtype, nullptr, std::vector<std::shared_ptr<Node>>{});
+  out->device = Device::cpu;
+  try {
+    n.primitive->eval_cpu(arg_ptrs, *out);
+  } catch (const Error&) {
+    return std::nullopt;  // the graph reports it when it runs
+  }
+  if (!out->buffer) return std::nullopt;
+  uint64_t bits = 0;
+  std::memcpy(&bits, out->raw(), n.dtype.size());
+  return bits;
+}
+
 // Builds the program of one region; members are step indices in increasing order.
 Step build_region(const Tape& tape, const std::vector<int>& members,
                   const std::vector<FusedOp>& ops) {
@@ -72,6 +128,9 @@ Step build_region(const Tape& tape, const std::vector<int>& members,
   for (size_t k = 0; k < leaves.size(); ++k) {
     prog.input_dtypes.push_back(tape.dtype_of(leaves[k]));
     prog.input_regs.push_back(static_cast<int>(k));
+    const bool constant = leaves[k].kind == Ref::Kind::constant;
+    prog.input_values.push_back(constant ? scalar_value(tape.constants[leaves[k].index].node())
+                                         : std::nullopt);
   }
   prog.num_regs = static_cast<int>(leaves.size());
   std::vector<int> free_regs;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "lathe/core/primitive.h"
@@ -27,6 +29,10 @@ struct FusedProgram {
   // Input k is loaded (converted to its compute type) into register input_regs[k].
   std::vector<Dtype> input_dtypes;
   std::vector<int> input_regs;
+  // Input k's value when it is a scalar constant of the trace (a C++ scalar,
+  // also after a host-side astype): its bytes, zero-extended. Backends that
+  // generate code may build it in; the input is passed all the same.
+  std::vector<std::optional<uint64_t>> input_values;
   std::vector<FusedOp> ops;
   int result = -1;  // register stored to the output
   int num_regs = 0;

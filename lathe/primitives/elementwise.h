@@ -2,63 +2,11 @@
 #pragma once
 
 #include "lathe/core/primitive.h"
+#include "lathe/primitives/elementwise_codes.h"
 
 namespace lathe {
 
-enum class UnaryOp {
-  negative,
-  abs,
-  square,
-  sqrt,
-  rsqrt,
-  exp,
-  log,
-  log1p,
-  sin,
-  cos,
-  tanh,
-  erf,
-  sigmoid,
-  silu,
-  relu,
-  gelu,
-  gelu_tanh,
-  logical_not,
-  floor,
-  ceil,
-  round,
-  sign,
-  reciprocal,
-  expm1,
-  bitwise_not
-};
 const char* unary_name(UnaryOp op);
-
-enum class BinaryOp {
-  add,
-  subtract,
-  multiply,
-  divide,
-  power,
-  maximum,
-  minimum,
-  floor_divide,
-  remainder,
-  equal,
-  not_equal,
-  less,
-  less_equal,
-  greater,
-  greater_equal,
-  logical_and,
-  logical_or,
-  bitwise_and,
-  bitwise_or,
-  bitwise_xor,
-  left_shift,
-  right_shift,
-  arctan2
-};
 const char* binary_name(BinaryOp op);
 bool binary_is_comparison(BinaryOp op);
 
