@@ -9,6 +9,20 @@ namespace lathe {
 // True when lathe was built with the CUDA backend and a GPU is present.
 bool cuda_available();
 
+// The CUDA backend's run-time compiled kernels for compile()'s fused regions,
+// counted since the process started (all zero without the CUDA backend).
+struct FusedKernelStats {
+  size_t launches = 0;       // regions run as one generated kernel
+  size_t fallbacks = 0;      // regions run op by op (no NVRTC, a compile failure, a limit)
+  size_t compiles = 0;       // sources compiled by NVRTC
+  size_t disk_hits = 0;      // kernels loaded from the disk cache instead
+  size_t disk_writes = 0;    // kernels written to the disk cache
+  size_t disk_rejected = 0;  // cache files found corrupt or unusable (then rebuilt)
+  double compile_seconds = 0;
+  std::string last_failure;  // why the last fallback happened
+};
+FusedKernelStats fused_kernel_stats();
+
 namespace detail {
 // Runs a node that lives on the GPU or reads GPU memory (a copy to the host):
 // orders its inputs on the current stream, then calls prim.eval_cuda.

@@ -13,6 +13,8 @@ void Primitive::eval_cuda(const NodeList&, detail::Node&) { no_cuda(name()); }
 
 bool cuda_available() { return false; }
 
+FusedKernelStats fused_kernel_stats() { return {}; }
+
 Allocator& cuda_allocator() { no_cuda("memory"); }
 
 namespace detail {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/compile_support.h"
 #include "support/harness.h"
 
 namespace lathe::testing {
@@ -39,33 +40,6 @@ Host broadcast_map(const std::vector<Host>& xs,
     }
     r[flat] = f(args);
   }
-  return r;
-}
-
-// Exactly equal, bit for bit in float64 (which holds every value of the smaller dtypes).
-::testing::AssertionResult bitwise_equal(const Host& a, const Host& b) {
-  if (a.shape != b.shape) return ::testing::AssertionFailure() << "shapes differ";
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::memcmp(&a.data[i], &b.data[i], sizeof(double)) != 0 &&
-        !(std::isnan(a[i]) && std::isnan(b[i]))) {
-      return ::testing::AssertionFailure() << "[" << i << "] " << a[i] << " != " << b[i];
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-// Runs fn plainly and compiled on the same inputs (kept) and reads both results.
-struct Results {
-  std::vector<Host> plain, compiled;
-};
-Results run_both(const ArrayFunction& fn, const CompiledFunction& cf,
-                 const std::vector<Array>& in) {
-  keep(in);
-  Results r;
-  std::vector<Array> p = fn(in);
-  std::vector<Array> c = cf(in);
-  for (auto& a : p) r.plain.push_back(to_host(a));
-  for (auto& a : c) r.compiled.push_back(to_host(a));
   return r;
 }
 

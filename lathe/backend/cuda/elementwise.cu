@@ -1,8 +1,10 @@
 // CUDA kernels of the elementwise primitives: unary, binary (with
 // broadcasting), select and astype over strided operands. The op is a kernel
 // argument, the dtype a template parameter: one instantiation per dtype.
+// Built with -fmad=false, as compile's fused kernels are (see elementwise_ops.cuh).
 #include "lathe/backend/cuda/elementwise_ops.cuh"
 #include "lathe/backend/cuda/kernel_utils.cuh"
+#include "lathe/primitives/elementwise.h"
 
 namespace lathe {
 
@@ -44,20 +46,6 @@ __global__ void select_kernel(const bool* c, const T* a, const T* b, T* out, Lay
     int64_t off[3];
     l.offsets(i, off);
     out[i] = c[off[0]] ? a[off[1]] : b[off[2]];
-  }
-}
-
-template <typename T>
-__device__ __forceinline__ T convert_any(const AnyValue& v) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return v.floating ? v.f != 0.0 : v.i != 0;
-  } else if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16> ||
-                       std::is_same_v<T, float>) {
-    // Through float, as the CPU does (16-bit floats round from float).
-    float f = v.floating ? static_cast<float>(v.f) : static_cast<float>(v.i);
-    return store_c<T>(f);
-  } else {
-    return v.floating ? static_cast<T>(v.f) : static_cast<T>(v.i);
   }
 }
 

@@ -1,12 +1,13 @@
 // Device definitions of the elementwise ops, mirroring lathe/backend/cpu/elementwise.h
 // so that the GPU computes what the CPU reference computes (in the same compute type).
+// The nvcc-built kernels and the run-time compiled fused kernels (which get this
+// file's text embedded at build time) share these definitions: self-contained
+// under NVRTC, and compiled without FMA contraction in both (-fmad=false), so a
+// fused chain rounds exactly as the unfused kernels do.
 #pragma once
 
-#include <cuda_runtime.h>
-
-#include <type_traits>
-
-#include "lathe/primitives/elementwise.h"
+#include "lathe/backend/cuda/device_types.cuh"
+#include "lathe/primitives/elementwise_codes.h"
 
 namespace lathe::cuda {
 

@@ -2,48 +2,16 @@
 // through the compute type, and strided operand layouts (collapsed on the host).
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <array>
 #include <cstdint>
 #include <type_traits>
 
 #include "lathe/backend/cpu/strided.h"
 #include "lathe/backend/cuda/copy.h"
+#include "lathe/backend/cuda/device_types.cuh"
 #include "lathe/backend/cuda/runtime.h"
 
 namespace lathe::cuda {
-
-// float for the 16-bit floats, the type itself otherwise (as lathe::compute_t).
-template <typename T>
-using compute_of =
-    std::conditional_t<std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>, float, T>;
-
-template <typename T>
-__device__ __forceinline__ compute_of<T> load_c(T v) {
-  if constexpr (std::is_same_v<T, __half>) {
-    return __half2float(v);
-  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    return __bfloat162float(v);
-  } else {
-    return v;
-  }
-}
-
-// Converts a compute value to storage type T as lathe's CPU code does.
-template <typename T, typename C>
-__device__ __forceinline__ T store_c(C v) {
-  if constexpr (std::is_same_v<T, __half>) {
-    return __float2half_rn(static_cast<float>(v));
-  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    return __float2bfloat16_rn(static_cast<float>(v));
-  } else if constexpr (std::is_same_v<T, bool>) {
-    return v != C(0);
-  } else {
-    return static_cast<T>(v);
-  }
-}
 
 // Calls f(T{}) with the device type of dtype d.
 template <typename F>
@@ -74,26 +42,18 @@ decltype(auto) dispatch_bits(size_t size, F&& f) {
   }
 }
 
-// A value of any dtype, in the compute type of its source.
-struct AnyValue {
-  double f;
-  int64_t i;
-  bool floating;
-};
-
 __device__ __forceinline__ AnyValue load_any(const void* p, int64_t k, Dtype::Val d) {
   switch (d) {
-    case Dtype::Val::bool_: return {0, static_cast<const bool*>(p)[k] ? 1 : 0, false};
-    case Dtype::Val::uint8: return {0, static_cast<const uint8_t*>(p)[k], false};
-    case Dtype::Val::uint32: return {0, static_cast<const uint32_t*>(p)[k], false};
-    case Dtype::Val::int8: return {0, static_cast<const int8_t*>(p)[k], false};
-    case Dtype::Val::int32: return {0, static_cast<const int32_t*>(p)[k], false};
-    case Dtype::Val::int64: return {0, static_cast<const int64_t*>(p)[k], false};
-    case Dtype::Val::float16: return {__half2float(static_cast<const __half*>(p)[k]), 0, true};
-    case Dtype::Val::bfloat16:
-      return {__bfloat162float(static_cast<const __nv_bfloat16*>(p)[k]), 0, true};
-    case Dtype::Val::float32: return {static_cast<const float*>(p)[k], 0, true};
-    case Dtype::Val::float64: return {static_cast<const double*>(p)[k], 0, true};
+    case Dtype::Val::bool_: return any_of(static_cast<const bool*>(p)[k]);
+    case Dtype::Val::uint8: return any_of(static_cast<const uint8_t*>(p)[k]);
+    case Dtype::Val::uint32: return any_of(static_cast<const uint32_t*>(p)[k]);
+    case Dtype::Val::int8: return any_of(static_cast<const int8_t*>(p)[k]);
+    case Dtype::Val::int32: return any_of(static_cast<const int32_t*>(p)[k]);
+    case Dtype::Val::int64: return any_of(static_cast<const int64_t*>(p)[k]);
+    case Dtype::Val::float16: return any_of(static_cast<const __half*>(p)[k]);
+    case Dtype::Val::bfloat16: return any_of(static_cast<const __nv_bfloat16*>(p)[k]);
+    case Dtype::Val::float32: return any_of(static_cast<const float*>(p)[k]);
+    case Dtype::Val::float64: return any_of(static_cast<const double*>(p)[k]);
   }
   return {0, 0, false};
 }
