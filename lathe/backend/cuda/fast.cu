@@ -1,9 +1,8 @@
-// CUDA kernels of the fused ops: rms_norm (one block per row), rope (one
-// thread per output element, angles in double as on the CPU) and attention
-// (one block per query row: an online softmax over blocks of keys, with GQA,
-// causal and sliding-window limits, masks and sinks). Accumulation is in float
-// (double for float64). Parameters of any dtype are read through load_double.
-#include <limits>
+// CUDA kernels of the fused norms and rope: rms_norm and layer_norm (one
+// block per row), group_norm (one block per (batch, group)) and rope (one
+// thread per output element, angles in double as on the CPU). Accumulation is
+// in float (double for float64). Parameters of any dtype are read through
+// load_double. Attention lives in attention.cu.
 
 #include "lathe/backend/cuda/kernel_utils.cuh"
 #include "lathe/primitives/fast.h"
@@ -177,92 +176,6 @@ __global__ void rope_kernel(const T* x, T* out, Layout<1> outer, RopeArgs a) {
   }
 }
 
-struct AttnArgs {
-  int64_t b, hq, tq, d, hkv, tk, dv, group;
-  int64_t qs[4], ks[4], vs[4], ms[4];
-  float scale;
-  bool causal, has_mask, has_sinks;
-  int window;
-  const void* mask;
-  Dtype::Val mask_dtype;
-  Param sinks;
-};
-
-// One block per (b, h, t). Keys are taken blockDim at a time: each thread
-// scores one key, the block folds the chunk into the running softmax.
-template <typename T>
-__global__ void attention_kernel(const T* q, const T* k, const T* v, T* out, AttnArgs a) {
-  using A = acc_of<T>;
-  extern __shared__ __align__(16) unsigned char smem[];
-  A* qr = reinterpret_cast<A*>(smem);  // d
-  A* acc = qr + a.d;                   // dv
-  A* w = acc + a.dv;                   // blockDim
-  A* red = w + blockDim.x;             // blockDim
-  const A neg_inf = -INFINITY;
-  const int64_t rows = a.b * a.hq * a.tq;
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const int64_t t = row % a.tq, h = (row / a.tq) % a.hq, b = row / (a.tq * a.hq);
-    const int64_t kh = h / a.group, pos = t + a.tk - a.tq;
-    const int64_t lo = a.window > 0 ? max(int64_t(0), pos - a.window + 1) : 0;
-    const int64_t hi = (a.causal || a.window > 0) ? min(pos, a.tk - 1) : a.tk - 1;
-    const T* qp = q + b * a.qs[0] + h * a.qs[1] + t * a.qs[2];
-    const T* kp = k + b * a.ks[0] + kh * a.ks[1];
-    const T* vp = v + b * a.vs[0] + kh * a.vs[1];
-    for (int64_t i = threadIdx.x; i < a.d; i += blockDim.x) {
-      qr[i] = static_cast<A>(load_c(qp[i * a.qs[3]])) * static_cast<A>(a.scale);
-    }
-    for (int64_t i = threadIdx.x; i < a.dv; i += blockDim.x) acc[i] = 0;
-    __syncthreads();
-    A run_max = neg_inf, run_sum = 0;
-    for (int64_t j0 = lo; j0 <= hi; j0 += blockDim.x) {
-      const int64_t j = j0 + threadIdx.x;
-      A s = neg_inf;
-      if (j <= hi) {
-        s = 0;
-        const T* kr = kp + j * a.ks[2];
-        for (int64_t i = 0; i < a.d; ++i) s += qr[i] * static_cast<A>(load_c(kr[i * a.ks[3]]));
-        if (a.has_mask) {
-          const int64_t mo = b * a.ms[0] + h * a.ms[1] + t * a.ms[2] + j * a.ms[3];
-          if (a.mask_dtype == Dtype::Val::bool_) {
-            if (!static_cast<const bool*>(a.mask)[mo]) s = neg_inf;
-          } else {
-            s += static_cast<A>(load_double(a.mask, mo, a.mask_dtype));
-          }
-        }
-      }
-      const A block_max = block_reduce(s, red, [](A x, A y) { return x > y ? x : y; });
-      if (block_max == neg_inf) continue;  // uniform across the block
-      const A new_max = run_max > block_max ? run_max : block_max;
-      const A c = exp(run_max - new_max);
-      const A wj = s == neg_inf ? A(0) : exp(s - new_max);
-      w[threadIdx.x] = wj;
-      const A chunk_sum = block_reduce(wj, red, [](A x, A y) { return x + y; });
-      run_sum = run_sum * c + chunk_sum;
-      run_max = new_max;
-      const int64_t jn = min(int64_t(blockDim.x), hi + 1 - j0);
-      for (int64_t i = threadIdx.x; i < a.dv; i += blockDim.x) {
-        A sum = acc[i] * c;
-        for (int64_t jj = 0; jj < jn; ++jj) {
-          sum += w[jj] * static_cast<A>(load_c(vp[(j0 + jj) * a.vs[2] + i * a.vs[3]]));
-        }
-        acc[i] = sum;
-      }
-      __syncthreads();
-    }
-    A denom = run_sum, c = 1;
-    if (a.has_sinks) {
-      const A s = static_cast<A>(a.sinks.at(h));
-      const A m = run_max > s ? run_max : s;
-      c = exp(run_max - m);
-      denom = denom * c + exp(s - m);
-    }
-    const A f = denom > 0 ? c / denom : A(0);
-    T* y = out + row * a.dv;
-    for (int64_t i = threadIdx.x; i < a.dv; i += blockDim.x) y[i] = store_c<T>(acc[i] * f);
-    __syncthreads();
-  }
-}
-
 unsigned blocks_of(int64_t n) {
   return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(n, 1), 1 << 30));
 }
@@ -375,54 +288,6 @@ void Rope::eval_cuda(const NodeList& in, Node& out) {
     using T = decltype(t);
     cuda::rope_kernel<T><<<cuda::grid_for(total), 256, 0, cuda::current_stream()>>>(
         x.data<T>(), out.data<T>(), layout, a);
-  });
-}
-
-void Attention::eval_cuda(const NodeList& in, Node& out) {
-  const Node& q = *in[0];
-  const Node& k = *in[1];
-  const Node& v = *in[2];
-  out.allocate();
-  if (out.size() == 0) return;
-  cuda::AttnArgs a{};
-  a.b = q.shape[0];
-  a.hq = q.shape[1];
-  a.tq = q.shape[2];
-  a.d = q.shape[3];
-  a.hkv = k.shape[1];
-  a.tk = k.shape[2];
-  a.dv = v.shape[3];
-  a.group = a.hq / a.hkv;
-  for (int i = 0; i < 4; ++i) {
-    a.qs[i] = q.strides[i];
-    a.ks[i] = k.strides[i];
-    a.vs[i] = v.strides[i];
-  }
-  a.scale = p_.scale;
-  a.causal = p_.causal;
-  a.window = p_.window;
-  a.has_mask = p_.has_mask;
-  a.has_sinks = p_.has_sinks;
-  if (p_.has_mask) {
-    const Node& m = *in[3];
-    Strides ms = broadcast_strides(m, Shape{a.b, a.hq, a.tq, a.tk});
-    for (int i = 0; i < 4; ++i) a.ms[i] = ms[i];
-    a.mask = m.raw();
-    a.mask_dtype = m.dtype.val;
-  }
-  if (p_.has_sinks) a.sinks = cuda::param_of(*in[p_.has_mask ? 4 : 3]);
-  const unsigned threads = 128;
-  const int64_t rows = a.b * a.hq * a.tq;
-  cuda::dispatch_float(q.dtype, name(), [&](auto t) {
-    using T = decltype(t);
-    using A = cuda::acc_of<T>;
-    const size_t shared = (a.d + a.dv + 2 * threads) * sizeof(A);
-    if (shared > 48 * 1024) {
-      throw Error("[scaled_dot_product_attention] head dimensions " + std::to_string(a.d) + "/" +
-                  std::to_string(a.dv) + " are too large for the cuda kernel");
-    }
-    cuda::attention_kernel<T><<<cuda::blocks_of(rows), threads, shared, cuda::current_stream()>>>(
-        q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), a);
   });
 }
 
