@@ -144,7 +144,14 @@ void Node::detach() {
   inputs.clear();
   primitive.reset();
   for (auto& in : ins) {
-    if (in->consumers.fetch_sub(1) == 1 && in->freed.load()) in->release();
+    // A freed input whose last reader goes away is released, unless it still waits for its
+    // task (a reader released unevaluated, while another thread's eval holds the input): that
+    // task computes it and then releases it (Task::run checks freed and consumers after the
+    // status turns available, so one of the two sides always sees the other).
+    if (in->consumers.fetch_sub(1) == 1 && in->freed.load() &&
+        in->status.load() != Status::scheduled) {
+      in->release();
+    }
   }
 }
 
@@ -155,7 +162,8 @@ void Node::release() {
 }
 
 void Node::wait() const {
-  auto t = task;  // copy: the worker may reset it
+  // The worker resets `task` while other threads read it: atomic access to the shared_ptr.
+  auto t = std::atomic_load(&task);
   if (status.load() == Status::available) return;
   if (t) t->wait();
   if (status.load() != Status::available) {

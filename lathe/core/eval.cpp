@@ -28,7 +28,23 @@ int own_stream();
 
 int detail::current_stream() { return running_stream >= 0 ? running_stream : own_stream(); }
 
+namespace {
+std::atomic<int64_t> task_nanoseconds{0};
+
+struct TaskClock {
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  ~TaskClock() {
+    task_nanoseconds.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - t0)
+                                   .count());
+  }
+};
+}  // namespace
+
+double task_seconds() { return static_cast<double>(task_nanoseconds.load()) * 1e-9; }
+
 void Task::run() {
+  const TaskClock clock;
   size_t i = 0;
   const int outer_stream = running_stream;
   running_stream = stream;
@@ -59,21 +75,15 @@ void Task::run() {
                                                      std::chrono::steady_clock::now() - t0)
                                                      .count());
       }
-      // Indices of this node's inputs within the task, to drop them early.
-      std::vector<Node*> raw_ins(ins.begin(), ins.end());
       if (is_output[i] && n.device == Device::cuda) n.ready = detail::cuda_record_ready();
       n.status.store(Status::available);
-      n.task.reset();
+      std::atomic_store(&n.task, std::shared_ptr<Task>());
       n.detach();
       if (n.freed.load() && n.consumers.load() == 0) n.release();
-      for (Node* in : raw_ins) {
-        // Linear search is fine: nodes have few inputs and we only touch this task's.
-        for (size_t j = i; j-- > 0;) {
-          if (order[j].get() == in) {
-            if (--readers[j] == 0 && !is_output[j]) order[j].reset();
-            break;
-          }
-        }
+      // Inputs computed by this task are dropped once their last reader here has run.
+      for (int k = slots_begin[i]; k < slots_begin[i + 1]; ++k) {
+        const int j = input_slots[k];
+        if (j >= 0 && --readers[j] == 0 && !is_output[j]) order[j].reset();
       }
     }
   } catch (...) {
@@ -253,18 +263,22 @@ void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
   }
   task->readers.assign(task->order.size(), 0);
   task->is_output.assign(task->order.size(), false);
+  task->slots_begin.reserve(task->order.size() + 1);
   for (auto& n : task->order) {
+    task->slots_begin.push_back(static_cast<int>(task->input_slots.size()));
     for (auto& in : n->inputs) {
       auto it = index.find(in.get());
+      task->input_slots.push_back(it == index.end() ? -1 : it->second);
       if (it != index.end()) task->readers[it->second]++;
     }
   }
+  task->slots_begin.push_back(static_cast<int>(task->input_slots.size()));
   for (auto& o : outputs) {
     auto it = index.find(o.get());
     if (it != index.end()) task->is_output[it->second] = true;
   }
   for (auto& n : task->order) {
-    n->task = task;
+    std::atomic_store(&n->task, task);
     n->status.store(Status::scheduled);
   }
   task->stream = stream().id;

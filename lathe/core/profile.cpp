@@ -2,6 +2,7 @@
 #include "lathe/core/profile.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -35,6 +36,23 @@ bool profiling() {
   return on;
 }
 
+bool profiling_gpu() {
+  static const bool on = [] {
+    const char* e = std::getenv("LATHE_PROFILE");
+    return profiling() && e && std::string(e) == "gpu";
+  }();
+  return on;
+}
+
+namespace {
+std::atomic<void (*)()> flush_hook{nullptr};
+void flush_pending() {
+  if (auto f = flush_hook.load()) f();
+}
+}  // namespace
+
+void detail::set_profile_flush(void (*flush)()) { flush_hook.store(flush); }
+
 void detail::profile_add(const char* name, double seconds) {
   Table& t = table();
   std::lock_guard lk(t.mu);
@@ -45,6 +63,7 @@ void detail::profile_add(const char* name, double seconds) {
 }
 
 std::vector<ProfileEntry> profile_entries() {
+  flush_pending();
   Table& t = table();
   std::lock_guard lk(t.mu);
   std::vector<ProfileEntry> out;
@@ -54,20 +73,33 @@ std::vector<ProfileEntry> profile_entries() {
 }
 
 void reset_profile() {
+  flush_pending();
   Table& t = table();
   std::lock_guard lk(t.mu);
   t.entries.clear();
 }
 
+namespace {
+std::string table_text(const std::vector<ProfileEntry>& entries);
+}  // namespace
+
 std::string profile_report() {
-  auto entries = profile_entries();
+  std::vector<ProfileEntry> host, gpu;
+  for (auto& e : profile_entries()) (e.name.rfind("gpu ", 0) == 0 ? gpu : host).push_back(e);
+  std::string out = "lathe profile (host time of evaluation per primitive):\n" + table_text(host);
+  if (!gpu.empty()) out += "lathe profile (GPU time per primitive, CUDA events):\n" + table_text(gpu);
+  return out;
+}
+
+namespace {
+std::string table_text(const std::vector<ProfileEntry>& entries) {
   double total = 0;
   uint64_t count = 0;
   for (auto& e : entries) {
     total += e.seconds;
     count += e.count;
   }
-  std::string out = "lathe profile (host time of evaluation per primitive):\n";
+  std::string out;
   char line[160];
   std::snprintf(line, sizeof line, "  %-28s %10s %12s %10s %6s\n", "primitive", "count",
                 "total ms", "us each", "share");
@@ -84,5 +116,6 @@ std::string profile_report() {
   out += line;
   return out;
 }
+}  // namespace
 
 }  // namespace lathe

@@ -23,6 +23,10 @@ class Task {
   int stream = 0;            // the submitting thread's stream (GPU work is ordered on it)
   std::vector<int> readers;  // per node: readers left within this task
   std::vector<bool> is_output;
+  // Node i's inputs as indices into `order` (-1: computed before this task), in
+  // input_slots[slots_begin[i] .. slots_begin[i + 1]).
+  std::vector<int> input_slots;
+  std::vector<int> slots_begin;
 
  private:
   std::mutex mu_;

@@ -11,6 +11,27 @@
 
 namespace lathe {
 
+namespace {
+
+// A view (transpose, slice) of an array that is computed and kept, a weight say, is made at
+// once: it is metadata only, and a decode step's W^T would otherwise be one more node for the
+// scheduler to walk at every step. Anything else stays lazy.
+Array view(Shape shape, const Array& a, std::shared_ptr<Primitive> prim) {
+  Array out(std::move(shape), a.dtype(), prim, {a});
+  detail::Node& in = a.node();
+  if (in.status.load() != detail::Status::available || !in.kept.load() || !in.buffer ||
+      in.freed.load()) {
+    return out;
+  }
+  detail::Node& n = out.node();
+  prim->eval_cpu({&in}, n);  // a view: shares in's buffer on any device
+  n.status.store(detail::Status::available);
+  n.detach();
+  return out;
+}
+
+}  // namespace
+
 Array reshape(const Array& a, Shape shape) {
   a.check_valid("reshape");
   int infer = -1;
@@ -77,7 +98,7 @@ Array transpose(const Array& a, std::vector<int> axes) {
     identity = identity && ax == i;
   }
   if (identity) return a;
-  return Array(std::move(shape), a.dtype(), std::make_shared<Transpose>(std::move(axes)), {a});
+  return view(std::move(shape), a, std::make_shared<Transpose>(std::move(axes)));
 }
 
 Array swapaxes(const Array& a, int axis1, int axis2) {
@@ -206,8 +227,7 @@ Array slice(const Array& a, Shape start, Shape stop, Shape steps) {
   a.check_valid("slice");
   SliceRegion r = normalize_slice("slice", a.shape(), start, stop, steps);
   if (r.identity) return a;
-  return Array(std::move(r.shape), a.dtype(),
-               std::make_shared<Slice>(std::move(r.start), std::move(r.steps)), {a});
+  return view(std::move(r.shape), a, std::make_shared<Slice>(std::move(r.start), std::move(r.steps)));
 }
 
 Array slice_update(const Array& a, const Array& update, Shape start, Shape stop, Shape steps) {

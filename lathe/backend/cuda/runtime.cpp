@@ -10,6 +10,7 @@
 #include "lathe/backend/cuda/allocator.h"
 #include "lathe/backend/cuda/device_errors.h"
 #include "lathe/backend/device.h"
+#include "lathe/core/profile.h"
 #include "lathe/core/scheduler.h"
 
 namespace lathe {
@@ -159,14 +160,97 @@ void raise_device_errors() {
 
 }  // namespace cuda
 
+namespace cuda {
+namespace {
+
+// LATHE_PROFILE=gpu: CUDA events around each primitive, resolved in batches (profile.h).
+struct GpuSample {
+  const char* name;
+  cudaStream_t stream;
+  cudaEvent_t start, end;
+};
+
+struct GpuProfile {
+  std::mutex mu;
+  std::vector<GpuSample> pending;
+  std::vector<cudaEvent_t> spare;
+  std::unordered_map<cudaStream_t, cudaEvent_t> last_end;  // per stream, owned here
+
+  cudaEvent_t event() {
+    if (!spare.empty()) {
+      cudaEvent_t e = spare.back();
+      spare.pop_back();
+      return e;
+    }
+    cudaEvent_t e = nullptr;
+    check(cudaEventCreate(&e), "profile event");
+    return e;
+  }
+
+  // Resolves every pending sample (waits for its end event); callers hold mu.
+  void flush() {
+    for (auto& s : pending) {
+      cudaEventSynchronize(s.end);
+      float ms = 0;
+      if (cudaEventElapsedTime(&ms, s.start, s.end) == cudaSuccess) {
+        detail::profile_add((std::string("gpu ") + s.name).c_str(), ms * 1e-3);
+      }
+      auto it = last_end.find(s.stream);
+      if (it != last_end.end()) {
+        if (cudaEventElapsedTime(&ms, it->second, s.start) == cudaSuccess && ms >= 0) {
+          detail::profile_add("gpu idle", ms * 1e-3);
+        }
+        spare.push_back(it->second);
+      }
+      last_end[s.stream] = s.end;
+      spare.push_back(s.start);
+    }
+    cudaGetLastError();
+    pending.clear();
+  }
+};
+
+GpuProfile& gpu_profile() {
+  static auto* p = [] {
+    auto* g = new GpuProfile();  // lives to exit (flushed by the atexit report)
+    detail::set_profile_flush([] {
+      std::lock_guard lk(gpu_profile().mu);
+      gpu_profile().flush();
+    });
+    return g;
+  }();
+  return *p;
+}
+
+}  // namespace
+}  // namespace cuda
+
 namespace detail {
 
 void eval_on_cuda(Primitive& prim, const NodeList& inputs, Node& out) {
   for (Node* in : inputs) {
     if (in->device == Device::cuda && in->buffer) cuda::order_buffer(*in->buffer);
   }
+  if (!profiling_gpu()) {
+    prim.eval_cuda(inputs, out);
+    cuda::check_launch(prim.name());
+    return;
+  }
+  auto& prof = cuda::gpu_profile();
+  cudaStream_t s = cuda::current_stream();
+  cudaEvent_t start, end;
+  {
+    std::lock_guard lk(prof.mu);
+    start = prof.event();
+    end = prof.event();
+  }
+  cuda::check(cudaEventRecord(start, s), "profile event");
   prim.eval_cuda(inputs, out);
   cuda::check_launch(prim.name());
+  cuda::check(cudaEventRecord(end, s), "profile event");
+  std::lock_guard lk(prof.mu);
+  prof.pending.push_back({prim.name(), s, start, end});
+  if (prof.pending.size() >= 4096) prof.flush();
 }
 
 void cuda_synchronize(int stream) {
