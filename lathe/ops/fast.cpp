@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "lathe/ops/elementwise.h"
 #include "lathe/ops/fast_validate.h"
 #include "lathe/ops/util.h"
 #include "lathe/primitives/fast.h"
@@ -40,7 +41,16 @@ void check_input(const char* op, const Array& x, int min_ndim) {
 void check_norm(const char* op, const Array& x, int min_ndim, const std::optional<Array>& weight,
                 const std::optional<Array>& bias) {
   check_input(op, x, min_ndim);
-  if (weight) check_vector(op, "weight", *weight, x.shape(-1));
+  // rms_norm also takes one weight per row of the last two axes (per-head norms).
+  if (weight && std::string(op) == "rms_norm" && weight->ndim() == 2 && x.ndim() >= 2 &&
+      weight->shape() == Shape{x.shape(-2), x.shape(-1)}) {
+    weight->check_valid(op);
+    if (!weight->dtype().is_floating()) {
+      op_error(op, std::string("weight must be floating-point, got ") + weight->dtype().name());
+    }
+  } else if (weight) {
+    check_vector(op, "weight", *weight, x.shape(-1));
+  }
   if (bias) check_vector(op, "bias", *bias, x.shape(-1));
 }
 
@@ -156,6 +166,19 @@ Array rms_norm(const Array& x, const std::optional<Array>& weight, float eps) {
   detail::check_norm("rms_norm", x, 1, weight, std::nullopt);
   return Array(x.shape(), x.dtype(), std::make_shared<RmsNorm>(eps, weight.has_value()),
                with_optional({x}, weight));
+}
+
+Array rms_norm(const Array& x, const std::optional<Array>& weight, float eps,
+               const Array& residual) {
+  detail::check_norm("rms_norm", x, 1, weight, std::nullopt);
+  residual.check_valid("rms_norm");
+  if (residual.shape() != x.shape() || residual.dtype() != x.dtype()) {
+    return residual + rms_norm(x, weight, eps);
+  }
+  std::vector<Array> in = with_optional({x}, weight);
+  in.push_back(residual);
+  return Array(x.shape(), x.dtype(), std::make_shared<RmsNorm>(eps, weight.has_value(), true),
+               std::move(in));
 }
 
 Array layer_norm(const Array& x, const std::optional<Array>& weight,

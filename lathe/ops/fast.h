@@ -11,7 +11,14 @@ namespace lathe::fast {
 
 // x * rsqrt(mean(x^2 over the last axis) + eps) * weight, accumulated in
 // float32; the result has x's dtype. weight is 1-D, the size of the last axis.
+// The weight is [features] (x.shape(-1)), or [x.shape(-2), features]: one weight per row of
+// the last two axes (per-head norms of several heads at once, q's and k's say).
 Array rms_norm(const Array& x, const std::optional<Array>& weight, float eps);
+// residual + rms_norm(x, weight, eps) in one pass (the post-norm residual of sandwich-norm
+// blocks, Gemma's): the same values as the two ops. A residual of another shape or dtype
+// takes the two ops.
+Array rms_norm(const Array& x, const std::optional<Array>& weight, float eps,
+               const Array& residual);
 
 // (x - mean) * rsqrt(var + eps) * weight + bias over the last axis.
 Array layer_norm(const Array& x, const std::optional<Array>& weight,

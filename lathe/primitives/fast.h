@@ -9,22 +9,28 @@
 namespace lathe {
 
 // rms_norm and layer_norm over the last axis. Inputs: x, then weight and bias
-// when present (1-D, the size of the last axis).
+// when present (1-D, the size of the last axis). rms_norm with a residual (the last input, x's
+// shape and dtype) adds it: residual + rms_norm(x), the norm rounded to x's dtype first.
 class RmsNorm : public Primitive {
  public:
-  RmsNorm(float eps, bool has_weight) : eps_(eps), has_weight_(has_weight) {}
+  RmsNorm(float eps, bool has_weight, bool has_residual = false)
+      : eps_(eps), has_weight_(has_weight), has_residual_(has_residual) {}
   const char* name() const override { return "rms_norm"; }
   void eval_cpu(const NodeList& in, detail::Node& out) override;
   LATHE_CUDA_EVAL
   bool equivalent(const Primitive& o) const override {
     auto& p = static_cast<const RmsNorm&>(o);
-    return p.eps_ == eps_ && p.has_weight_ == has_weight_;
+    return p.eps_ == eps_ && p.has_weight_ == has_weight_ && p.has_residual_ == has_residual_;
   }
-  std::string describe() const override { return "rms_norm(eps=" + std::to_string(eps_) + ")"; }
+  std::string describe() const override {
+    return std::string(has_residual_ ? "residual + " : "") + "rms_norm(eps=" +
+           std::to_string(eps_) + ")";
+  }
 
  private:
   float eps_;
   bool has_weight_;
+  bool has_residual_;
 };
 
 class LayerNorm : public Primitive {

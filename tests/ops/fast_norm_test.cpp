@@ -91,6 +91,77 @@ TEST(FastNorm, RmsNormMatchesFloat64Reference) {
   }
 }
 
+TEST(FastNorm, RmsNormWithResidualIsTheTwoOpsInOnePass) {
+  // residual + rms_norm(x): the same values as the two ops (the norm rounded to x's dtype,
+  // then the sum rounded), and near the float64 reference; x and the residual in any layout.
+  uint64_t seed = 100;
+  for (Dtype dt : float_dtypes) {
+    for (Layout layout : all_layouts) {
+      for (bool with_weight : {true, false}) {
+        Host x = random_host({3, 5, 72}, dt, seed++, -3, 3);
+        Host res = random_host({3, 5, 72}, dt, seed++, -3, 3);
+        Host w = random_host({72}, float32, seed++, 0.5, 1.5);
+        std::optional<Array> wa;
+        if (with_weight) wa = make_array(w, float32);
+        Array xa = make_array(x, dt, layout), ra = make_array(res, dt, layout);
+        Array fused = fast::rms_norm(xa, wa, 1e-6f, ra);
+        Array twin = ra + fast::rms_norm(xa, wa, 1e-6f);
+        EXPECT_EQ(fused.dtype(), dt);
+        Host got = to_host(fused);
+        EXPECT_TRUE(close(got, to_host(twin), {0, 0}))
+            << dt.name() << " " << layout_name(layout) << " weight " << with_weight;
+        Host normed = ref_rms_norm(x, with_weight ? std::optional(w) : std::nullopt, 1e-6);
+        Host want = round_to(zip(res, round_to(normed, dt), [](double a, double b) { return a + b; }), dt);
+        const Tol t = norm_tol(dt);
+        EXPECT_TRUE(close(got, want, {t.rtol, 4 * t.atol}))
+            << dt.name() << " " << layout_name(layout) << " weight " << with_weight;
+      }
+    }
+  }
+  // A residual of another dtype or shape takes the two ops (promotion, broadcasting).
+  Array x = make_array(random_host({2, 8}, bfloat16, 7), bfloat16);
+  Array r32 = make_array(random_host({2, 8}, float32, 8), float32);
+  Array y = fast::rms_norm(x, std::nullopt, 1e-6f, r32);
+  EXPECT_EQ(y.dtype(), float32);
+  EXPECT_TRUE(close(to_host(y), to_host(r32 + fast::rms_norm(x, std::nullopt, 1e-6f)), {0, 0}));
+  Array row = make_array(random_host({8}, bfloat16, 9), bfloat16);
+  EXPECT_EQ(fast::rms_norm(x, std::nullopt, 1e-6f, row).shape(), (Shape{2, 8}));
+}
+
+TEST(FastNorm, RmsNormTakesAWeightPerHead) {
+  // x [B, T, heads, D] with a weight [heads, D] (q's and k's norms over their heads side by
+  // side): each row of the last two axes takes its head's weight; broadcast rows work too.
+  uint64_t seed = 300;
+  for (Dtype dt : {float32, bfloat16}) {
+    for (Layout layout : all_layouts) {
+      Host x = random_host({2, 3, 5, 16}, dt, seed++, -3, 3);
+      Host w = random_host({5, 16}, float32, seed++, 0.5, 1.5);
+      Array y = fast::rms_norm(make_array(x, dt, layout), make_array(w, float32), 1e-6f);
+      Host want = round_to(x, dt);
+      const size_t n = 16;
+      for (size_t r = 0; r < x.size() / n; ++r) {
+        double ss = 0;
+        for (size_t i = 0; i < n; ++i) ss += x[r * n + i] * x[r * n + i];
+        const double inv = 1.0 / std::sqrt(ss / n + 1e-6);
+        for (size_t i = 0; i < n; ++i) want[r * n + i] = x[r * n + i] * inv * w[(r % 5) * n + i];
+      }
+      EXPECT_TRUE(close(to_host(y), round_to(want, dt), norm_tol(dt)))
+          << dt.name() << " " << layout_name(layout);
+    }
+  }
+  // A [heads, D] weight broadcast from one row equals the plain [D] weight.
+  Host x = random_host({4, 3, 8}, float32, 1, -2, 2);
+  Host w = random_host({8}, float32, 2, 0.5, 1.5);
+  Array per_head = broadcast_to(make_array(w, float32), {3, 8});
+  EXPECT_TRUE(close(to_host(fast::rms_norm(make_array(x, float32), per_head, 1e-6f)),
+                    to_host(fast::rms_norm(make_array(x, float32), make_array(w, float32), 1e-6f)),
+                    {0, 0}));
+  // Another shape names the op.
+  EXPECT_THROW(fast::rms_norm(make_array(x, float32), broadcast_to(make_array(w, float32), {4, 8}),
+                              1e-6f),
+               Error);
+}
+
 TEST(FastNorm, RmsNormWeightDtypeMayDiffer) {
   // A float32 weight on bfloat16 activations: the result keeps x's dtype.
   Host x = random_host({4, 32}, bfloat16, 11);

@@ -89,6 +89,27 @@ TEST(ArgReduce, LongRowsFindTheFirstExtremeAcrossBlocks) {
   }
 }
 
+TEST(ArgReduce, FewLongRowsSplitAcrossBlocks) {
+  // A decode step's shape (few rows of a vocabulary): on the GPU each row is split into
+  // chunks whose candidates are merged. Ties across chunk boundaries go to the first, a NaN in
+  // a later chunk beats every number, rows read through a transposed (strided) layout.
+  const int64_t rows = 3, n = 100003;
+  std::vector<float> v(rows * n);
+  for (int64_t i = 0; i < rows * n; ++i) v[i] = static_cast<float>((i * 7919) % 997) / 997.0f;
+  v[0 * n + 8191] = 2.0f;  // the last element of chunk 0 ties with the first of chunk 1
+  v[0 * n + 8192] = 2.0f;
+  v[1 * n + 50000] = 3.0f;
+  v[1 * n + 90000] = NAN;
+  v[2 * n + n - 1] = 4.0f;
+  Array a = array(v, {rows, n});
+  EXPECT_EQ(argmax(a, 1).to_vector<uint32_t>(), (std::vector<uint32_t>{8191, 90000, 100002}));
+  Array t = transpose(array(v, {rows, n}), {1, 0});  // [n, rows], reduced over axis 0
+  EXPECT_EQ(argmax(t, 0).to_vector<uint32_t>(), (std::vector<uint32_t>{8191, 90000, 100002}));
+  for (auto& x : v) x = -x;
+  EXPECT_EQ(argmin(array(v, {rows, n}), 1).to_vector<uint32_t>(),
+            (std::vector<uint32_t>{8191, 90000, 100002}));
+}
+
 TEST(ArgReduce, NanCountsAsTheExtreme) {
   Array a = array<float>({1, NAN, 9, NAN, -4, 0}, {2, 3});
   EXPECT_EQ(argmax(a, 1).to_vector<uint32_t>(), (std::vector<uint32_t>{1, 0}));

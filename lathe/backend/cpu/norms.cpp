@@ -31,8 +31,12 @@ std::vector<A> param_or(const NodeList& in, size_t index, bool present, int64_t 
   return std::vector<A>(v.begin(), v.end());
 }
 
+// residual (row-major, out's layout; null for none) is added after the norm is rounded to T.
+// w holds n values, or heads * n (a weight per row of the last two axes: row r takes
+// w[(r % heads) * n ...]).
 template <typename T>
-void rms_norm_typed(const Node& x, Node& out, const std::vector<cpu::acc_t<T>>& w, float eps) {
+void rms_norm_typed(const Node& x, Node& out, const std::vector<cpu::acc_t<T>>& w, float eps,
+                    const T* residual) {
   using A = cpu::acc_t<T>;
   const int64_t n = x.shape.back(), stride = x.strides.back();
   const T* src = x.data<T>();
@@ -43,7 +47,16 @@ void rms_norm_typed(const Node& x, Node& out, const std::vector<cpu::acc_t<T>>& 
     A ms = sum_of(row.data(), n, [](A v) { return v * v; }) / static_cast<A>(n);
     A r = A(1) / std::sqrt(ms + static_cast<A>(eps));
     T* y = dst + oo;
-    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(row[i] * r * w[i]);
+    const int64_t heads = static_cast<int64_t>(w.size()) / n;
+    const A* wr = w.data() + (heads > 1 ? (oo / n) % heads * n : 0);
+    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(row[i] * r * wr[i]);
+    if (residual) {
+      // A second pass over the rounded norm: the sum is the add op's, never contracted
+      // with the product into one fused multiply-add.
+      const T* res = residual + oo;
+      for (int64_t i = 0; i < n; ++i)
+        y[i] = static_cast<T>(static_cast<A>(res[i]) + static_cast<A>(y[i]));
+    }
   });
 }
 
@@ -131,8 +144,21 @@ void RmsNorm::eval_cpu(const NodeList& in, Node& out) {
   cpu::dispatch_float(x.dtype, name(), [&](auto t) {
     using T = decltype(t);
     using A = cpu::acc_t<T>;
-    auto w = param_or<A>(in, 1, has_weight_, x.shape.back(), A(1));
-    rms_norm_typed<T>(x, out, w, eps_);
+    auto w = has_weight_ ? param_or<A>(in, 1, true, 0, A(1))
+                         : param_or<A>(in, 1, false, x.shape.back(), A(1));
+    const T* residual = nullptr;
+    std::vector<T> dense;
+    if (has_residual_) {
+      const Node& res = *in[has_weight_ ? 2 : 1];
+      if (res.contiguous) {
+        residual = res.data<T>();
+      } else {
+        dense.resize(res.size());
+        cpu::gather_contiguous(res, dense.data());
+        residual = dense.data();
+      }
+    }
+    rms_norm_typed<T>(x, out, w, eps_, residual);
   });
 }
 

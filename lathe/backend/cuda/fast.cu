@@ -34,14 +34,19 @@ Param param_of(const Node& n) {
   return p;
 }
 
+// res (null for none) is added after the norm is rounded to T: rows.offsets gives x's row
+// offset first and res's second, res_stride its last-axis stride.
+// A weight per row of the last two axes: row r reads weight row r % w_heads (w_row_stride
+// elements apart; 1 head for a plain [n] weight).
 template <typename T>
-__global__ void rms_norm_kernel(const T* x, T* out, Layout<1> rows, int64_t count, int64_t n,
-                                int64_t stride, Param w, bool has_weight, float eps) {
+__global__ void rms_norm_kernel(const T* x, T* out, Layout<2> rows, int64_t count, int64_t n,
+                                int64_t stride, Param w, bool has_weight, int64_t w_heads,
+                                int64_t w_row_stride, float eps, const T* res, int64_t res_stride) {
   using A = acc_of<T>;
   extern __shared__ __align__(16) unsigned char smem[];
   A* sh = reinterpret_cast<A*>(smem);
   for (int64_t r = blockIdx.x; r < count; r += gridDim.x) {
-    int64_t base[1];
+    int64_t base[2];
     rows.offsets(r, base);
     A ss = 0;
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
@@ -52,8 +57,16 @@ __global__ void rms_norm_kernel(const T* x, T* out, Layout<1> rows, int64_t coun
     const A inv = A(1) / sqrt(ss / static_cast<A>(n) + static_cast<A>(eps));
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
       A v = static_cast<A>(load_c(x[base[0] + i * stride]));
-      A wi = has_weight ? static_cast<A>(w.at(i)) : A(1);
-      out[r * n + i] = store_c<T>(v * inv * wi);
+      A wi = has_weight ? static_cast<A>(load_double(w.ptr, (r % w_heads) * w_row_stride +
+                                                                   i * w.stride,
+                                                         w.dtype))
+                        : A(1);
+      if (res) {
+        const A normed = static_cast<A>(load_c(store_c<T>(v * inv * wi)));
+        out[r * n + i] = store_c<T>(static_cast<A>(load_c(res[base[1] + i * res_stride])) + normed);
+      } else {
+        out[r * n + i] = store_c<T>(v * inv * wi);
+      }
     }
   }
 }
@@ -199,16 +212,28 @@ void RmsNorm::eval_cuda(const NodeList& in, Node& out) {
   if (out.size() == 0) return;
   Shape rs(x.shape.begin(), x.shape.end() - 1);
   Strides rst(x.strides.begin(), x.strides.end() - 1);
+  const Node* res = has_residual_ ? in[has_weight_ ? 2 : 1] : nullptr;
+  Strides resst = res ? Strides(res->strides.begin(), res->strides.end() - 1) : rst;
   const int64_t n = x.shape.back(), count = static_cast<int64_t>(shape_size(rs));
-  auto rows = cuda::make_layout<1>(name(), rs, {&rst});
+  auto rows = cuda::make_layout<2>(name(), rs, {&rst, &resst});
   cuda::Param w;
-  if (has_weight_) w = cuda::param_of(*in[1]);
+  int64_t w_heads = 1, w_row_stride = 0;
+  if (has_weight_) {
+    w = cuda::param_of(*in[1]);
+    if (in[1]->shape.size() == 2) {
+      w_heads = in[1]->shape[0];
+      w_row_stride = in[1]->strides[0];
+      w.stride = in[1]->strides[1];
+    }
+  }
   cuda::dispatch_float(x.dtype, name(), [&](auto t) {
     using T = decltype(t);
     using A = cuda::acc_of<T>;
     cuda::rms_norm_kernel<T>
         <<<cuda::blocks_of(count), 256, 256 * sizeof(A), cuda::current_stream()>>>(
-            x.data<T>(), out.data<T>(), rows, count, n, x.strides.back(), w, has_weight_, eps_);
+            x.data<T>(), out.data<T>(), rows, count, n, x.strides.back(), w, has_weight_,
+            w_heads, w_row_stride, eps_,
+            res ? res->data<T>() : nullptr, res ? res->strides.back() : 0);
   });
 }
 

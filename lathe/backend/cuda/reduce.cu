@@ -80,6 +80,21 @@ __global__ void reduce_kernel(ReduceOp op, const T* x, T* out, Layout<1> kept, L
   }
 }
 
+// The better of two candidate indices of one row (-1: none): a NaN beats everything,
+// then the larger (MAX) or smaller value, ties to the lower index.
+template <bool MAX, typename T>
+__device__ int64_t arg_pick(const T* x, int64_t base, int64_t stride, int64_t a, int64_t b) {
+  using A = compute_of<T>;
+  if (a < 0) return b;
+  if (b < 0) return a;
+  A va = load_c(x[base + a * stride]), vb = load_c(x[base + b * stride]);
+  bool na = is_nan_dev(va), nb = is_nan_dev(vb);
+  if (na || nb) return na && nb ? (a < b ? a : b) : (na ? a : b);
+  if (MAX ? va > vb : va < vb) return a;
+  if (MAX ? vb > va : vb < va) return b;
+  return a < b ? a : b;
+}
+
 template <bool MAX, typename T>
 __global__ void arg_reduce_kernel(const T* x, uint32_t* out, Layout<1> kept, int64_t outputs,
                                   int64_t n, int64_t stride) {
@@ -100,20 +115,55 @@ __global__ void arg_reduce_kernel(const T* x, uint32_t* out, Layout<1> kept, int
         bv = v;
       }
     }
-    auto value = [&](int64_t i) { return load_c(x[base[0] + i * stride]); };
-    auto pick = [&](int64_t a, int64_t b) -> int64_t {
-      if (a < 0) return b;
-      if (b < 0) return a;
-      A va = value(a), vb = value(b);
-      bool na = is_nan_dev(va), nb = is_nan_dev(vb);
-      if (na || nb) return na && nb ? (a < b ? a : b) : (na ? a : b);
-      if (MAX ? va > vb : va < vb) return a;
-      if (MAX ? vb > va : vb < va) return b;
-      return a < b ? a : b;
-    };
+    auto pick = [&](int64_t a, int64_t b) { return arg_pick<MAX>(x, base[0], stride, a, b); };
     int64_t r = block_reduce(best, idx, pick);
     if (threadIdx.x == 0) out[o] = static_cast<uint32_t>(r < 0 ? 0 : r);
   }
+}
+
+// A long row (a decode step's logits over the vocabulary) split across blocks: block
+// (output o, chunk c) leaves the first best index of its chunk in cand[o * chunks + c];
+// arg_merge_kernel then picks among the chunks' candidates with the same rule (first best,
+// a NaN beats everything, ties to the lower index).
+template <bool MAX, typename T>
+__global__ void arg_chunk_kernel(const T* x, int64_t* cand, Layout<1> kept, int64_t n,
+                                 int64_t stride, int64_t chunk, int chunks) {
+  using A = compute_of<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  int64_t* idx = reinterpret_cast<int64_t*>(smem);
+  const int64_t o = blockIdx.x / chunks;
+  const int c = static_cast<int>(blockIdx.x % chunks);
+  int64_t base[1];
+  kept.offsets(o, base);
+  const int64_t begin = c * chunk, end = begin + chunk < n ? begin + chunk : n;
+  int64_t best = -1;
+  A bv{};
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    A v = load_c(x[base[0] + i * stride]);
+    if (best >= 0 && is_nan_dev(bv)) break;
+    if (best < 0 || is_nan_dev(v) || (MAX ? v > bv : v < bv)) {
+      best = i;
+      bv = v;
+    }
+  }
+  auto pick = [&](int64_t a, int64_t b) { return arg_pick<MAX>(x, base[0], stride, a, b); };
+  int64_t r = block_reduce(best, idx, pick);
+  if (threadIdx.x == 0) cand[blockIdx.x] = r;
+}
+
+template <bool MAX, typename T>
+__global__ void arg_merge_kernel(const T* x, const int64_t* cand, uint32_t* out, Layout<1> kept,
+                                 int64_t stride, int chunks) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  int64_t* idx = reinterpret_cast<int64_t*>(smem);
+  const int64_t o = blockIdx.x;
+  int64_t base[1];
+  kept.offsets(o, base);
+  auto pick = [&](int64_t a, int64_t b) { return arg_pick<MAX>(x, base[0], stride, a, b); };
+  int64_t best = -1;
+  for (int c = threadIdx.x; c < chunks; c += blockDim.x) best = pick(best, cand[o * chunks + c]);
+  int64_t r = block_reduce(best, idx, pick);
+  if (threadIdx.x == 0) out[o] = static_cast<uint32_t>(r < 0 ? 0 : r);
 }
 
 template <typename T>
@@ -209,6 +259,36 @@ void ArgReduce::eval_cuda(const NodeList& inputs, Node& out) {
   const int64_t n = in.shape[axis_];
   auto kept = cuda::make_layout<1>(name(), ks, {&kst});
   const unsigned threads = cuda::block_for(n);
+  // Few long rows (a decode step's logits): one block a row would leave the GPU idle, so
+  // each row is split across blocks and their candidates merged.
+  const int64_t chunk = 8192;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  if (outputs * 2 <= cuda::sm_count() && chunks >= 4 && outputs * chunks <= (int64_t(1) << 30)) {
+    auto cand = cuda::scratch(static_cast<size_t>(outputs * chunks) * sizeof(int64_t));
+    auto* c = static_cast<int64_t*>(cand->ptr());
+    const int ch = static_cast<int>(chunks);
+    const unsigned mt = cuda::block_for(chunks);
+    cuda::dispatch_device(in.dtype, [&](auto t) {
+      using T = decltype(t);
+      auto s = cuda::current_stream();
+      const T* x = in.data<T>();
+      const int64_t st = in.strides[axis_];
+      const auto blocks = static_cast<unsigned>(outputs * chunks);
+      const auto rows = static_cast<unsigned>(outputs);
+      if (op_ == ArgReduceOp::argmax) {
+        cuda::arg_chunk_kernel<true, T><<<blocks, 256, 256 * sizeof(int64_t), s>>>(
+            x, c, kept, n, st, chunk, ch);
+        cuda::arg_merge_kernel<true, T><<<rows, mt, mt * sizeof(int64_t), s>>>(
+            x, c, out.data<uint32_t>(), kept, st, ch);
+      } else {
+        cuda::arg_chunk_kernel<false, T><<<blocks, 256, 256 * sizeof(int64_t), s>>>(
+            x, c, kept, n, st, chunk, ch);
+        cuda::arg_merge_kernel<false, T><<<rows, mt, mt * sizeof(int64_t), s>>>(
+            x, c, out.data<uint32_t>(), kept, st, ch);
+      }
+    });
+    return;
+  }
   cuda::dispatch_device(in.dtype, [&](auto t) {
     using T = decltype(t);
     auto s = cuda::current_stream();
