@@ -50,16 +50,13 @@ class Gemma3DecoderLayer {
 
   Array operator()(const Array& hidden_states, KVCache& cache, const nn::RotaryEmbedding& global,
                    const nn::RotaryEmbedding& local) const {
-    Array residual = hidden_states;
     Array h = input_layernorm_(hidden_states);
     h = self_attn_(h, cache, sliding_ ? local : global);
-    h = post_attention_layernorm_(h);
-    h = residual + h;
-    residual = h;
-    h = pre_feedforward_layernorm_(h);
+    // residual + post_norm(h), one kernel each.
+    Array residual = post_attention_layernorm_(h, hidden_states);
+    h = pre_feedforward_layernorm_(residual);
     h = mlp_(h);
-    h = post_feedforward_layernorm_(h);
-    return residual + h;
+    return post_feedforward_layernorm_(h, residual);
   }
 
   std::vector<Array> parameters() const {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "lathe/ops/creation.h"
 #include "lathe/ops/elementwise.h"
@@ -88,26 +89,42 @@ Attention::Attention(const Weights& w, const std::string& prefix, const Attentio
                                                 int64_t(p.q_begin + p.q_count) * s.head_dim)
                             : LinearSplit{}),
       q_norm_(qk_norm(w, prefix + ".q_norm", s)),
-      k_norm_(qk_norm(w, prefix + ".k_norm", s)) {}
+      k_norm_(qk_norm(w, prefix + ".k_norm", s)) {
+  if (qkv_.fused() && q_norm_) {
+    const int64_t d = spec_.head_dim;
+    Array qw = broadcast_to(astype(q_norm_->weight(), float32), {spec_.num_heads, d});
+    Array kw = broadcast_to(astype(k_norm_->weight(), float32), {spec_.num_kv_heads, d});
+    qk_norm_weight_ = concatenate({qw, kw}, 0);
+  }
+}
 
 Array Attention::operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope) const {
   const int64_t b = x.shape(0), t = x.shape(1), d = spec_.head_dim;
-  auto qkv = qkv_(x);
-  Array queries = reshape(qkv[0], {b, t, spec_.num_heads, d});
-  Array keys = reshape(qkv[1], {b, t, spec_.num_kv_heads, d});
-  Array values = reshape(qkv[2], {b, t, spec_.num_kv_heads, d});
-  if (q_norm_) {
-    queries = (*q_norm_)(queries);
-    keys = (*k_norm_)(keys);
-  }
-  // [B, heads, T, D]
-  queries = transpose(queries, {0, 2, 1, 3});
-  keys = transpose(keys, {0, 2, 1, 3});
-  values = transpose(values, {0, 2, 1, 3});
-
+  const int64_t hq = spec_.num_heads, hkv = spec_.num_kv_heads;
   const int offset = cache.offset();
-  queries = rope(queries, offset);
-  keys = rope(keys, offset);
+  auto [queries, keys, values] = [&]() -> std::tuple<Array, Array, Array> {
+    if (qkv_.fused()) {
+      // One product for q, k and v; the queries' and keys' heads side by side go through one
+      // norm and one rope (they share positions), then split as views.
+      Array y = qkv_.stacked(x);
+      Array qk = reshape(slice_axis(y, -1, 0, (hq + hkv) * d), {b, t, hq + hkv, d});
+      if (q_norm_) qk = fast::rms_norm(qk, *qk_norm_weight_, spec_.norm_eps);
+      qk = rope(transpose(qk, {0, 2, 1, 3}), offset);
+      Array v = reshape(slice_axis(y, -1, (hq + hkv) * d, (hq + 2 * hkv) * d), {b, t, hkv, d});
+      return {slice_axis(qk, 1, 0, hq), slice_axis(qk, 1, hq, hq + hkv),
+              transpose(v, {0, 2, 1, 3})};
+    }
+    auto qkv = qkv_(x);
+    Array q = reshape(qkv[0], {b, t, hq, d});
+    Array k = reshape(qkv[1], {b, t, hkv, d});
+    Array v = reshape(qkv[2], {b, t, hkv, d});
+    if (q_norm_) {
+      q = (*q_norm_)(q);
+      k = (*k_norm_)(k);
+    }
+    return {rope(transpose(q, {0, 2, 1, 3}), offset), rope(transpose(k, {0, 2, 1, 3}), offset),
+            transpose(v, {0, 2, 1, 3})};
+  }();
   auto [all_keys, all_values] = cache.update(keys, values);
 
   fast::AttentionOptions mask;
@@ -130,6 +147,7 @@ std::vector<Array> Attention::parameters() const {
     out.push_back(q_norm_->weight());
     out.push_back(k_norm_->weight());
   }
+  if (qk_norm_weight_) out.push_back(*qk_norm_weight_);
   return out;
 }
 

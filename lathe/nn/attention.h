@@ -62,6 +62,9 @@ class Attention {
   LinearGroup qkv_;  // q_proj, k_proj, v_proj
   Linear o_proj_;
   std::optional<RMSNorm> q_norm_, k_norm_;
+  // With stacked q/k/v: q's and k's norm weights as one [q heads + kv heads, head_dim] weight,
+  // so that one rms_norm and one rope cover the queries and the keys together.
+  std::optional<Array> qk_norm_weight_;
 };
 
 // softmax(cap * tanh(q k^T * scale / cap) + causal/window mask) v, composed

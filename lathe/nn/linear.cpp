@@ -198,6 +198,11 @@ std::vector<Array> LinearGroup::operator()(const Array& x) const {
   return out;
 }
 
+Array LinearGroup::stacked(const Array& x) const {
+  if (!stacked_) throw Error("[linear] LinearGroup::stacked on layers that are not stacked");
+  return (*stacked_)(x);
+}
+
 std::vector<Array> LinearGroup::parameters() const {
   if (stacked_) return stacked_->parameters();
   std::vector<Array> out;

@@ -69,6 +69,8 @@ class LinearGroup {
  public:
   LinearGroup(std::vector<Linear> parts, bool fuse);
   std::vector<Array> operator()(const Array& x) const;
+  // The stacked product [..., sum of the parts' features] (requires fused()).
+  Array stacked(const Array& x) const;
   std::vector<Array> parameters() const;
   bool fused() const { return stacked_.has_value(); }
 

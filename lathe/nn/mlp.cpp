@@ -1,6 +1,7 @@
 // Gated MLP and the activations checkpoints name.
 #include "lathe/nn/mlp.h"
 
+#include "lathe/core/compile.h"
 #include "lathe/ops/elementwise.h"
 
 namespace lathe::nn {
@@ -22,6 +23,24 @@ Array activate(Activation act, const Array& x) {
     case Activation::gelu_tanh: return gelu_tanh(x);
   }
   return x;
+}
+
+Array gated_activation(Activation act, const Array& gate, const Array& up) {
+  // One compiled function per activation, traced once for any shape (elementwise only): a
+  // single fused loop on the CPU, a single generated kernel on the GPU, with the unfused
+  // ops' rounding (compile keeps each op's dtype).
+  auto make = [](Activation a) {
+    return compile(
+        [a](const std::vector<Array>& in) { return std::vector<Array>{activate(a, in[0]) * in[1]}; },
+        /*shapeless=*/true);
+  };
+  static const CompiledFunction silu_fn = make(Activation::silu);
+  static const CompiledFunction gelu_fn = make(Activation::gelu);
+  static const CompiledFunction gelu_tanh_fn = make(Activation::gelu_tanh);
+  const CompiledFunction& f = act == Activation::silu   ? silu_fn
+                              : act == Activation::gelu ? gelu_fn
+                                                        : gelu_tanh_fn;
+  return f({gate, up})[0];
 }
 
 namespace {
@@ -63,7 +82,7 @@ GatedMLP::GatedMLP(const Weights& w, const std::string& prefix, int64_t hidden,
 
 Array GatedMLP::operator()(const Array& x) const {
   auto gate_up = gate_up_(x);
-  return down_proj_(activate(act_, gate_up[0]) * gate_up[1]);
+  return down_proj_(gated_activation(act_, gate_up[0], gate_up[1]));
 }
 
 std::vector<Array> GatedMLP::parameters() const {

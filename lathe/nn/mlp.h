@@ -14,6 +14,9 @@ enum class Activation { silu, gelu, gelu_tanh };
 // lathe::Error naming `where` (the config file).
 Activation parse_activation(const std::string& name, const std::string& where);
 Array activate(Activation act, const Array& x);
+// act(gate) * up as one fused elementwise loop (a compiled function): what activate(act, gate) *
+// up computes, with the same rounding.
+Array gated_activation(Activation act, const Array& gate, const Array& up);
 
 class GatedMLP {
  public:

@@ -14,4 +14,8 @@ RMSNorm::RMSNorm(const Weights& w, const std::string& name, int64_t dim, float e
 
 Array RMSNorm::operator()(const Array& x) const { return fast::rms_norm(x, weight_, eps_); }
 
+Array RMSNorm::operator()(const Array& x, const Array& residual) const {
+  return fast::rms_norm(x, weight_, eps_, residual);
+}
+
 }  // namespace lathe::nn

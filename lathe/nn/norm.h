@@ -16,6 +16,8 @@ class RMSNorm {
           bool one_plus_weight = false);
   // Normalizes over the last axis (accumulating in float32); x's dtype.
   Array operator()(const Array& x) const;
+  // residual + this(x), in one pass.
+  Array operator()(const Array& x, const Array& residual) const;
   const Array& weight() const { return weight_; }
 
  private:
