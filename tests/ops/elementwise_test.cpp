@@ -120,6 +120,36 @@ TEST(Elementwise, BinaryBroadcastsAndMatchesReference) {
   }
 }
 
+TEST(Elementwise, LongDenseRowsWithTailsAndMisalignedViews) {
+  // Dense operands take 16-byte packs on the GPU with a scalar tail (1027 is no multiple of any
+  // pack); a view one element in is misaligned and takes the strided loop. Both against float64.
+  for (Dtype dt : {float32, bfloat16, float16, float64, int32}) {
+    const bool fl = dt.is_floating();
+    Host a = random_host({1028}, dt, 21, fl ? -3 : -100, fl ? 3 : 100);
+    Host b = random_host({1028}, dt, 22, fl ? -3 : -100, fl ? 3 : 100);
+    Array x = make_array(a, dt), y = make_array(b, dt);
+    for (int64_t start : {0, 1}) {
+      Array xs = slice(x, {start}, {start + 1027}), ys = slice(y, {start}, {start + 1027});
+      Host ha{{1027}, std::vector<double>(a.data.begin() + start, a.data.begin() + start + 1027)};
+      Host hb{{1027}, std::vector<double>(b.data.begin() + start, b.data.begin() + start + 1027)};
+      const Tol tol = default_tol(dt);
+      EXPECT_TRUE(close(to_host(negative(xs)), map(ha, [](double v) { return -v; }), {0, 0}))
+          << dt.name() << " start " << start;
+      EXPECT_TRUE(close(to_host(add(xs, ys)),
+                        round_to(zip(ha, hb, [](double p, double q) { return p + q; }), dt), tol))
+          << dt.name() << " start " << start;
+      EXPECT_TRUE(close(to_host(multiply(xs, ys)),
+                        round_to(zip(ha, hb, [](double p, double q) { return p * q; }), dt), tol))
+          << dt.name() << " start " << start;
+      if (fl) {
+        EXPECT_TRUE(close(to_host(exp(xs)), round_to(map(ha, [](double v) { return std::exp(v); }), dt),
+                          tol))
+            << dt.name() << " start " << start;
+      }
+    }
+  }
+}
+
 TEST(Elementwise, ComparisonsAndLogic) {
   Host a = random_host({5, 7}, float32, 7, -2, 2);
   Host b = random_host({7}, float32, 8, -2, 2);
