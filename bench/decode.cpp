@@ -59,10 +59,20 @@ nlohmann::json stream_bandwidth(size_t mib) {
             } else if (read_only) {
               // 64-bit integer adds vectorize to one add per 32 bytes (a float sum would
               // not vectorize without -ffast-math, and widening adds would be compute-bound).
+              // Four sequential streams per thread, a quarter of its range apart: one stream
+              // per core is latency-bound on this VM (~10 GB/s), four approach the core's
+              // read limit, as the bf16 GEMV's row streams do (RESULTS.md, decode v4).
               const uint64_t* p = reinterpret_cast<const uint64_t*>(pb);
-              uint64_t sum = 0;
-              for (size_t i = lo / 2; i < hi / 2; ++i) sum += p[i];
-              sums[t] = sum;
+              const size_t b0 = lo / 2, q = (hi / 2 - b0) / 4;
+              uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+              for (size_t i = 0; i < q; ++i) {
+                s0 += p[b0 + i];
+                s1 += p[b0 + q + i];
+                s2 += p[b0 + 2 * q + i];
+                s3 += p[b0 + 3 * q + i];
+              }
+              for (size_t i = b0 + 4 * q; i < hi / 2; ++i) s0 += p[i];
+              sums[t] = s0 + s1 + s2 + s3;
             } else {
               std::memcpy(pa + lo, pb + lo, (hi - lo) * sizeof(float));
             }
