@@ -97,7 +97,9 @@ Node::Node(Shape shape_, Dtype dtype_, std::shared_ptr<Primitive> prim,
 Node::~Node() {
   // An unevaluated node going away no longer needs its inputs.
   for (auto& in : inputs) {
-    if (in->consumers.fetch_sub(1) == 1 && in->freed.load()) in->release();
+    if (in->consumers.fetch_sub(1) == 1 && in->freed.load() && claim_for_release(*in)) {
+      in->release();
+    }
   }
 }
 
@@ -144,12 +146,10 @@ void Node::detach() {
   inputs.clear();
   primitive.reset();
   for (auto& in : ins) {
-    // A freed input whose last reader goes away is released, unless it still waits for its
-    // task (a reader released unevaluated, while another thread's eval holds the input): that
-    // task computes it and then releases it (Task::run checks freed and consumers after the
-    // status turns available, so one of the two sides always sees the other).
-    if (in->consumers.fetch_sub(1) == 1 && in->freed.load() &&
-        in->status.load() != Status::scheduled) {
+    // A freed input whose last reader goes away is released, unless a task holds it (a
+    // reader released unevaluated while another thread's eval holds the input): that task
+    // computes it and then releases it (claim_for_release decides atomically).
+    if (in->consumers.fetch_sub(1) == 1 && in->freed.load() && claim_for_release(*in)) {
       in->release();
     }
   }

@@ -43,6 +43,38 @@ struct TaskClock {
 
 double task_seconds() { return static_cast<double>(task_nanoseconds.load()) * 1e-9; }
 
+namespace {
+// The task pointer of a node that was released (no eval may take it any more).
+const std::shared_ptr<Task>& released_marker() {
+  static const auto* marker = [] {
+    auto* m = new std::shared_ptr<Task>(std::make_shared<Task>());
+    (*m)->run();  // an empty task, done: waiting on a released node returns (then throws)
+    return m;
+  }();
+  return *marker;
+}
+
+// Takes a lazy node for `task`: its task pointer was empty, or a failed evaluation's (a later
+// eval retries what failed). False when another live task holds it or it was released.
+bool claim_for_task(Node& n, const std::shared_ptr<Task>& task) {
+  auto current = std::atomic_load(&n.task);
+  for (;;) {
+    if (current == released_marker()) return false;
+    if (current && !current->failed()) return current == task;
+    if (std::atomic_compare_exchange_weak(&n.task, &current, task)) return true;
+  }
+}
+}  // namespace
+
+bool detail::claim_for_release(Node& n) {
+  std::shared_ptr<Task> none;
+  if (std::atomic_compare_exchange_strong(&n.task, &none, released_marker())) return true;
+  // Held by a task: released by it once computed, unless the task failed (then nothing will).
+  return none == released_marker() || (none && none->failed() &&
+                                       std::atomic_compare_exchange_strong(&n.task, &none,
+                                                                           released_marker()));
+}
+
 void Task::run() {
   const TaskClock clock;
   size_t i = 0;
@@ -52,6 +84,20 @@ void Task::run() {
     NodeList ins;
     for (; i < order.size(); ++i) {
       Node& n = *order[i];
+      if (auto owner = std::atomic_load(&n.task); owner.get() != this) {
+        if (owner == released_marker()) {
+          throw Error(
+              "[eval] an input array was freed before it was computed; use keep() to hold it");
+        }
+        // Another thread's eval took this node between our graph walk and our claim: that
+        // task computes it; this one waits for it like any outside input.
+        n.wait();
+        for (int k = slots_begin[i]; k < slots_begin[i + 1]; ++k) {
+          const int j = input_slots[k];
+          if (j >= 0 && --readers[j] == 0 && !is_output[j]) order[j].reset();
+        }
+        continue;
+      }
       if (!n.primitive) {
         throw Error(
             "[eval] an input array was freed before it was computed; use keep() to hold it");
@@ -79,7 +125,7 @@ void Task::run() {
       n.status.store(Status::available);
       std::atomic_store(&n.task, std::shared_ptr<Task>());
       n.detach();
-      if (n.freed.load() && n.consumers.load() == 0) n.release();
+      if (n.freed.load() && n.consumers.load() == 0 && detail::claim_for_release(n)) n.release();
       // Inputs computed by this task are dropped once their last reader here has run.
       for (int k = slots_begin[i]; k < slots_begin[i + 1]; ++k) {
         const int j = input_slots[k];
@@ -120,6 +166,11 @@ void Task::wait() {
 bool Task::done() {
   std::lock_guard lk(mu_);
   return done_;
+}
+
+bool Task::failed() {
+  std::lock_guard lk(mu_);
+  return done_ && error_ != nullptr;
 }
 
 namespace {
@@ -278,8 +329,9 @@ void eval_nodes(const std::vector<std::shared_ptr<Node>>& outputs, bool wait) {
     if (it != index.end()) task->is_output[it->second] = true;
   }
   for (auto& n : task->order) {
-    std::atomic_store(&n->task, task);
-    n->status.store(Status::scheduled);
+    // A node another thread's eval took meanwhile stays in the order (readers count it) but is
+    // left to that task (Task::run waits for it).
+    if (claim_for_task(*n, task)) n->status.store(Status::scheduled);
   }
   task->stream = stream().id;
   stream().submit(task, wait);

@@ -18,6 +18,7 @@ class Task {
   void run();
   void wait();  // rethrows the evaluation's error
   bool done();
+  bool failed();  // done with an error
 
   std::vector<std::shared_ptr<detail::Node>> order;
   int stream = 0;            // the submitting thread's stream (GPU work is ordered on it)
@@ -41,6 +42,11 @@ void eval_nodes(const std::vector<std::shared_ptr<detail::Node>>& outputs, bool 
 void synchronize_stream();
 
 namespace detail {
+// Scheduling and freeing claim a node through its task pointer, atomically: an eval takes a
+// lazy node by swapping its empty (or failed) task for its own; freeing takes a node that no
+// task holds by swapping in a "released" marker. So a node is never released while another
+// thread's eval is collecting it, and never computed by two tasks.
+bool claim_for_release(Node& n);
 // The stream whose task runs on this thread now, else this thread's own stream.
 int current_stream();
 }  // namespace detail

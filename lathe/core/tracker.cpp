@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "lathe/core/scheduler.h"
+
 namespace lathe::detail {
 
 namespace {
@@ -35,7 +37,9 @@ void Tracker::prune() {
 
 void free_node(Node& n) {
   n.freed.store(true);
-  if (n.consumers.load() == 0 && n.status.load() != Status::scheduled) n.release();
+  // Released only when no task holds it (claimed atomically against a concurrent eval);
+  // a task that holds it releases it once computed.
+  if (n.consumers.load() == 0 && claim_for_release(n)) n.release();
 }
 
 void Tracker::cleanup(const std::vector<std::shared_ptr<Node>>& outputs) {
