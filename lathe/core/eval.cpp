@@ -145,7 +145,10 @@ void Task::run() {
       done_ = true;
     }
     for (size_t j = i; j < left.size(); ++j) {
-      if (left[j]) left[j]->status.store(Status::lazy);
+      // Only this task's nodes (one another eval took is that task's to finish).
+      if (left[j] && std::atomic_load(&left[j]->task).get() == this) {
+        left[j]->status.store(Status::lazy);
+      }
     }
     cv_.notify_all();
     return;
