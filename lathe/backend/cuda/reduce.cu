@@ -95,28 +95,37 @@ __device__ int64_t arg_pick(const T* x, int64_t base, int64_t stride, int64_t a,
   return a < b ? a : b;
 }
 
+// The block's first best index of row `base` over [begin, end) (-1 when empty): each thread
+// scans its strided share (a NaN it meets ends its scan: nothing later beats it), then the
+// block reduces with arg_pick. idx: blockDim.x int64 of shared memory.
+template <bool MAX, typename T>
+__device__ int64_t block_arg(const T* x, int64_t base, int64_t stride, int64_t begin, int64_t end,
+                             int64_t* idx) {
+  using A = compute_of<T>;
+  int64_t best = -1;
+  A bv{};
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    A v = load_c(x[base + i * stride]);
+    if (best >= 0 && is_nan_dev(bv)) break;
+    if (best < 0 || is_nan_dev(v) || (MAX ? v > bv : v < bv)) {
+      best = i;
+      bv = v;
+    }
+  }
+  return block_reduce(best, idx, [&](int64_t a, int64_t b) {
+    return arg_pick<MAX>(x, base, stride, a, b);
+  });
+}
+
 template <bool MAX, typename T>
 __global__ void arg_reduce_kernel(const T* x, uint32_t* out, Layout<1> kept, int64_t outputs,
                                   int64_t n, int64_t stride) {
-  using A = compute_of<T>;
   extern __shared__ __align__(16) unsigned char smem[];
   int64_t* idx = reinterpret_cast<int64_t*>(smem);
   for (int64_t o = blockIdx.x; o < outputs; o += gridDim.x) {
     int64_t base[1];
     kept.offsets(o, base);
-    // Each thread's first best (a NaN beats everything), then the block's.
-    int64_t best = -1;
-    A bv{};
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-      A v = load_c(x[base[0] + i * stride]);
-      if (best >= 0 && is_nan_dev(bv)) break;
-      if (best < 0 || is_nan_dev(v) || (MAX ? v > bv : v < bv)) {
-        best = i;
-        bv = v;
-      }
-    }
-    auto pick = [&](int64_t a, int64_t b) { return arg_pick<MAX>(x, base[0], stride, a, b); };
-    int64_t r = block_reduce(best, idx, pick);
+    const int64_t r = block_arg<MAX>(x, base[0], stride, 0, n, idx);
     if (threadIdx.x == 0) out[o] = static_cast<uint32_t>(r < 0 ? 0 : r);
   }
 }
@@ -128,7 +137,6 @@ __global__ void arg_reduce_kernel(const T* x, uint32_t* out, Layout<1> kept, int
 template <bool MAX, typename T>
 __global__ void arg_chunk_kernel(const T* x, int64_t* cand, Layout<1> kept, int64_t n,
                                  int64_t stride, int64_t chunk, int chunks) {
-  using A = compute_of<T>;
   extern __shared__ __align__(16) unsigned char smem[];
   int64_t* idx = reinterpret_cast<int64_t*>(smem);
   const int64_t o = blockIdx.x / chunks;
@@ -136,18 +144,7 @@ __global__ void arg_chunk_kernel(const T* x, int64_t* cand, Layout<1> kept, int6
   int64_t base[1];
   kept.offsets(o, base);
   const int64_t begin = c * chunk, end = begin + chunk < n ? begin + chunk : n;
-  int64_t best = -1;
-  A bv{};
-  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
-    A v = load_c(x[base[0] + i * stride]);
-    if (best >= 0 && is_nan_dev(bv)) break;
-    if (best < 0 || is_nan_dev(v) || (MAX ? v > bv : v < bv)) {
-      best = i;
-      bv = v;
-    }
-  }
-  auto pick = [&](int64_t a, int64_t b) { return arg_pick<MAX>(x, base[0], stride, a, b); };
-  int64_t r = block_reduce(best, idx, pick);
+  const int64_t r = block_arg<MAX>(x, base[0], stride, begin, end, idx);
   if (threadIdx.x == 0) cand[blockIdx.x] = r;
 }
 
