@@ -82,23 +82,24 @@ void Task::run() {
   running_stream = stream;
   try {
     NodeList ins;
+    // Inputs computed by this task are dropped once their last reader here has run.
+    auto drop_inputs = [&](size_t at) {
+      for (int k = slots_begin[at]; k < slots_begin[at + 1]; ++k) {
+        const int j = input_slots[k];
+        if (j >= 0 && --readers[j] == 0 && !is_output[j]) order[j].reset();
+      }
+    };
     for (; i < order.size(); ++i) {
       Node& n = *order[i];
-      if (auto owner = std::atomic_load(&n.task); owner.get() != this) {
-        if (owner == released_marker()) {
-          throw Error(
-              "[eval] an input array was freed before it was computed; use keep() to hold it");
-        }
+      const auto owner = std::atomic_load(&n.task);
+      if (owner.get() != this && owner != released_marker()) {
         // Another thread's eval took this node between our graph walk and our claim: that
         // task computes it; this one waits for it like any outside input.
         n.wait();
-        for (int k = slots_begin[i]; k < slots_begin[i + 1]; ++k) {
-          const int j = input_slots[k];
-          if (j >= 0 && --readers[j] == 0 && !is_output[j]) order[j].reset();
-        }
+        drop_inputs(i);
         continue;
       }
-      if (!n.primitive) {
+      if (owner.get() != this || !n.primitive) {
         throw Error(
             "[eval] an input array was freed before it was computed; use keep() to hold it");
       }
@@ -126,11 +127,7 @@ void Task::run() {
       std::atomic_store(&n.task, std::shared_ptr<Task>());
       n.detach();
       if (n.freed.load() && n.consumers.load() == 0 && detail::claim_for_release(n)) n.release();
-      // Inputs computed by this task are dropped once their last reader here has run.
-      for (int k = slots_begin[i]; k < slots_begin[i + 1]; ++k) {
-        const int j = input_slots[k];
-        if (j >= 0 && --readers[j] == 0 && !is_output[j]) order[j].reset();
-      }
+      drop_inputs(i);
     }
   } catch (...) {
     running_stream = outer_stream;

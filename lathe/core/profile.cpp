@@ -80,18 +80,6 @@ void reset_profile() {
 }
 
 namespace {
-std::string table_text(const std::vector<ProfileEntry>& entries);
-}  // namespace
-
-std::string profile_report() {
-  std::vector<ProfileEntry> host, gpu;
-  for (auto& e : profile_entries()) (e.name.rfind("gpu ", 0) == 0 ? gpu : host).push_back(e);
-  std::string out = "lathe profile (host time of evaluation per primitive):\n" + table_text(host);
-  if (!gpu.empty()) out += "lathe profile (GPU time per primitive, CUDA events):\n" + table_text(gpu);
-  return out;
-}
-
-namespace {
 std::string table_text(const std::vector<ProfileEntry>& entries) {
   double total = 0;
   uint64_t count = 0;
@@ -117,5 +105,13 @@ std::string table_text(const std::vector<ProfileEntry>& entries) {
   return out;
 }
 }  // namespace
+
+std::string profile_report() {
+  std::vector<ProfileEntry> host, gpu;
+  for (auto& e : profile_entries()) (e.name.rfind("gpu ", 0) == 0 ? gpu : host).push_back(e);
+  std::string out = "lathe profile (host time of evaluation per primitive):\n" + table_text(host);
+  if (!gpu.empty()) out += "lathe profile (GPU time per primitive, CUDA events):\n" + table_text(gpu);
+  return out;
+}
 
 }  // namespace lathe

@@ -41,17 +41,26 @@ void check_input(const char* op, const Array& x, int min_ndim) {
 void check_norm(const char* op, const Array& x, int min_ndim, const std::optional<Array>& weight,
                 const std::optional<Array>& bias) {
   check_input(op, x, min_ndim);
-  // rms_norm also takes one weight per row of the last two axes (per-head norms).
-  if (weight && std::string(op) == "rms_norm" && weight->ndim() == 2 && x.ndim() >= 2 &&
-      weight->shape() == Shape{x.shape(-2), x.shape(-1)}) {
+  if (weight) check_vector(op, "weight", *weight, x.shape(-1));
+  if (bias) check_vector(op, "bias", *bias, x.shape(-1));
+}
+
+void check_rms_norm(const Array& x, const std::optional<Array>& weight) {
+  const char* op = "rms_norm";
+  if (weight && weight->ndim() == 2) {
+    check_input(op, x, 2);
     weight->check_valid(op);
     if (!weight->dtype().is_floating()) {
       op_error(op, std::string("weight must be floating-point, got ") + weight->dtype().name());
     }
-  } else if (weight) {
-    check_vector(op, "weight", *weight, x.shape(-1));
+    if (weight->shape() != Shape{x.shape(-2), x.shape(-1)}) {
+      op_error(op, "a 2-D weight must have shape " + shape_str(Shape{x.shape(-2), x.shape(-1)}) +
+                       " (one row per row of x's last two axes), got " +
+                       shape_str(weight->shape()));
+    }
+    return;
   }
-  if (bias) check_vector(op, "bias", *bias, x.shape(-1));
+  check_norm(op, x, 1, weight, std::nullopt);
 }
 
 void check_group_norm(const Array& x, int num_groups, const std::optional<Array>& weight,
@@ -163,14 +172,14 @@ Rope::Params rope_params(const Array& x, int dims, bool traditional, std::option
 }  // namespace
 
 Array rms_norm(const Array& x, const std::optional<Array>& weight, float eps) {
-  detail::check_norm("rms_norm", x, 1, weight, std::nullopt);
+  detail::check_rms_norm(x, weight);
   return Array(x.shape(), x.dtype(), std::make_shared<RmsNorm>(eps, weight.has_value()),
                with_optional({x}, weight));
 }
 
 Array rms_norm(const Array& x, const std::optional<Array>& weight, float eps,
                const Array& residual) {
-  detail::check_norm("rms_norm", x, 1, weight, std::nullopt);
+  detail::check_rms_norm(x, weight);
   residual.check_valid("rms_norm");
   if (residual.shape() != x.shape() || residual.dtype() != x.dtype()) {
     return residual + rms_norm(x, weight, eps);

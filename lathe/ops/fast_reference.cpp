@@ -27,7 +27,7 @@ Array affine(Array y, const std::optional<Array>& weight, const std::optional<Ar
 }  // namespace
 
 Array rms_norm_reference(const Array& x, const std::optional<Array>& weight, float eps) {
-  detail::check_norm("rms_norm", x, 1, weight, std::nullopt);
+  detail::check_rms_norm(x, weight);
   Array xf = astype(x, acc_dtype(x));
   Array y = xf * rsqrt(mean(xf * xf, -1, true) + eps);
   return astype(affine(y, weight, std::nullopt), x.dtype());

@@ -144,8 +144,7 @@ void RmsNorm::eval_cpu(const NodeList& in, Node& out) {
   cpu::dispatch_float(x.dtype, name(), [&](auto t) {
     using T = decltype(t);
     using A = cpu::acc_t<T>;
-    auto w = has_weight_ ? param_or<A>(in, 1, true, 0, A(1))
-                         : param_or<A>(in, 1, false, x.shape.back(), A(1));
+    auto w = param_or<A>(in, 1, has_weight_, x.shape.back(), A(1));  // n or heads * n values
     const T* residual = nullptr;
     std::vector<T> dense;
     if (has_residual_) {
