@@ -2,6 +2,10 @@
 // entry points the scheduler uses for GPU work.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <vector>
+
 #include "lathe/core/primitive.h"
 
 namespace lathe {
@@ -24,6 +28,23 @@ struct FusedKernelStats {
 FusedKernelStats fused_kernel_stats();
 
 namespace detail {
+// A recording of GPU work (core/device_graph.h): the backend's graph, the buffers
+// allocated while recording (the graph's own), and where it reads its inputs and
+// writes its output.
+struct RecordedWork {
+  std::shared_ptr<void> graph;  // the backend's executable graph
+  size_t nodes = 0;
+  std::vector<std::shared_ptr<Buffer>> held;
+  struct Region {
+    std::shared_ptr<Buffer> buffer;
+    size_t offset = 0, bytes = 0;
+  };
+  std::vector<Region> inputs;
+  Region output;
+};
+// Records the GPU work that `launch` queues on this thread's stream (launch must
+// not wait for the GPU). Throws lathe::Error when it cannot be recorded.
+std::shared_ptr<RecordedWork> cuda_record(const std::function<void()>& launch);
 // Runs a node that lives on the GPU or reads GPU memory (a copy to the host):
 // orders its inputs on the current stream, then calls prim.eval_cuda.
 void eval_on_cuda(Primitive& prim, const NodeList& inputs, Node& out);

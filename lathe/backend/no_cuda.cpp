@@ -22,6 +22,9 @@ void eval_on_cuda(Primitive& prim, const NodeList& inputs, Node& out) {
   prim.eval_cuda(inputs, out);
 }
 void cuda_synchronize(int) {}
+std::shared_ptr<RecordedWork> cuda_record(const std::function<void()>&) {
+  no_cuda("device_graph");
+}
 std::shared_ptr<void> cuda_record_ready() { return nullptr; }
 void cuda_read_ready(const Node&, void*) {
   throw Error("[read] this build of lathe has no CUDA backend");

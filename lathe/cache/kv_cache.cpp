@@ -4,6 +4,8 @@
 #include <string>
 
 #include "lathe/ops/creation.h"
+#include "lathe/ops/elementwise.h"
+#include "lathe/ops/indexing.h"
 #include "lathe/ops/shape.h"
 #include "lathe/ops/util.h"
 
@@ -18,7 +20,41 @@ std::vector<Array> cache_state(const KVCaches& caches) {
   return out;
 }
 
+const Array& StepPosition::slot(int n) {
+  auto it = slots_.find(n);
+  if (it != slots_.end()) return it->second;
+  Array p = reshape(position_, {1});
+  return slots_.emplace(n, n > 0 ? remainder(p, Array(n)) : p).first->second;
+}
+
+const Array& StepPosition::length(int n) {
+  auto it = lengths_.find(n);
+  if (it != lengths_.end()) return it->second;
+  Array next = position_ + Array(1);
+  return lengths_.emplace(n, n > 0 ? minimum(next, Array(n)) : next).first->second;
+}
+
+KVStep KVCache::update_at(const Array&, const Array&, StepPosition&) {
+  op_error("kv_cache", "this cache does not take positions as data (update_at)");
+}
+
+void KVCache::advance(int) {
+  op_error("kv_cache", "this cache does not take positions as data (advance)");
+}
+
 namespace detail {
+
+void check_step(const char* op, const Array& keys, const StepPosition& at) {
+  const Array& p = at.position();
+  p.check_valid(op);
+  if (p.ndim() != 0 || p.dtype() != int32) {
+    op_error(op, "the step's position must be an int32 scalar, got " + shape_str(p.shape()) +
+                     " " + p.dtype().name());
+  }
+  if (keys.shape(2) != 1) {
+    op_error(op, "update_at writes one position, got " + std::to_string(keys.shape(2)));
+  }
+}
 
 void check_kv(const char* op, const Array& keys, const Array& values,
               const std::optional<Array>& key_buffer, const std::optional<Array>& value_buffer) {
@@ -98,6 +134,18 @@ std::pair<Array, Array> StandardKVCache::update(const Array& keys, const Array& 
       slice_update(*values_, values, {0, 0, offset_, 0}, {b, h, offset_ + t, values.shape(3)});
   offset_ += t;
   return {slice_axis(*keys_, 2, 0, offset_), slice_axis(*values_, 2, 0, offset_)};
+}
+
+KVStep StandardKVCache::update_at(const Array& keys, const Array& values, StepPosition& at) {
+  const char* op = "kv_cache";
+  detail::check_kv(op, keys, values, std::nullopt, std::nullopt);
+  detail::check_step(op, keys, at);
+  if (offset_ > 0) detail::check_kv(op, keys, values, keys_, values_);
+  reserve(keys, values, offset_ + 1);
+  keys_ = scatter(*keys_, at.slot(0), keys, 2);
+  values_ = scatter(*values_, at.slot(0), values, 2);
+  offset_ += 1;
+  return {*keys_, *values_, at.length(0)};
 }
 
 std::vector<Array> StandardKVCache::state() const {

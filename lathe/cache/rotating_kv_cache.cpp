@@ -2,9 +2,11 @@
 #include "lathe/cache/rotating_kv_cache.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "lathe/ops/creation.h"
+#include "lathe/ops/indexing.h"
 #include "lathe/ops/shape.h"
 #include "lathe/ops/util.h"
 
@@ -69,8 +71,7 @@ void RotatingKVCache::store(const Array& keys, const Array& values, int first) {
   }
 }
 
-std::pair<Array, Array> RotatingKVCache::update(const Array& keys, const Array& values) {
-  const char* op = "rotating_kv_cache";
+void RotatingKVCache::prepare(const char* op, const Array& keys, const Array& values) {
   detail::check_kv(op, keys, values, std::nullopt, std::nullopt);
   if (offset_ > 0) {
     detail::check_kv(op, keys, values, keys_, values_);
@@ -79,6 +80,25 @@ std::pair<Array, Array> RotatingKVCache::update(const Array& keys, const Array& 
              keys.dtype() != keys_->dtype()) {
     allocate(keys, values);
   }
+}
+
+int RotatingKVCache::step_limit() const {
+  return capacity_ == window_ ? std::numeric_limits<int>::max() : capacity_;
+}
+
+KVStep RotatingKVCache::update_at(const Array& keys, const Array& values, StepPosition& at) {
+  const char* op = "rotating_kv_cache";
+  prepare(op, keys, values);
+  detail::check_step(op, keys, at);
+  if (offset_ + 1 > capacity_ && capacity_ < window_) grow();
+  keys_ = scatter(*keys_, at.slot(capacity_), keys, 2);
+  values_ = scatter(*values_, at.slot(capacity_), values, 2);
+  offset_ += 1;
+  return {*keys_, *values_, at.length(capacity_)};
+}
+
+std::pair<Array, Array> RotatingKVCache::update(const Array& keys, const Array& values) {
+  prepare("rotating_kv_cache", keys, values);
   const int t = static_cast<int>(keys.shape(2));
   const int total = offset_ + t;
   if (total > capacity_ && capacity_ < window_) grow();

@@ -19,6 +19,11 @@ class RotatingKVCache : public KVCache {
   // (and widens to the window if more positions come).
   explicit RotatingKVCache(int window, int max_tokens = 0);
   std::pair<Array, Array> update(const Array& keys, const Array& values) override;
+  // Writes slot position % capacity; reads min(position + 1, capacity) slots.
+  KVStep update_at(const Array& keys, const Array& values, StepPosition& at) override;
+  // A ring of the whole window never reallocates; a smaller one widens at its size.
+  int step_limit() const override;
+  void advance(int n) override { offset_ += n; }
   int offset() const override { return offset_; }
   std::vector<Array> state() const override;
   void reset() override { offset_ = 0; }
@@ -26,6 +31,8 @@ class RotatingKVCache : public KVCache {
 
  private:
   void allocate(const Array& keys, const Array& values);
+  // Checks keys/values against the buffers, allocating them for a first update.
+  void prepare(const char* op, const Array& keys, const Array& values);
   // Widens a ring sized for max_tokens < window to the full window.
   void grow();
   // The positions the ring holds, oldest first.

@@ -348,6 +348,8 @@ void synchronize_stream() {
   if (cuda_available()) detail::cuda_synchronize(stream().id);
 }
 
+void wait_for_tasks() { stream().synchronize(); }
+
 namespace detail {
 
 void eval_list(const std::vector<Array>& outputs, bool wait) {

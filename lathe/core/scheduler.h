@@ -40,6 +40,8 @@ class Task {
 void eval_nodes(const std::vector<std::shared_ptr<detail::Node>>& outputs, bool wait);
 // Waits for all work this thread has scheduled.
 void synchronize_stream();
+// Waits until this thread's tasks have run (their GPU work queued, not finished).
+void wait_for_tasks();
 
 namespace detail {
 // Scheduling and freeing claim a node through its task pointer, atomically: an eval takes a

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "lathe/core/transforms.h"
+#include "lathe/engine/decode_steps.h"
 #include "lathe/engine/stop_strings.h"
 #include "lathe/ops/creation.h"
 #include "lathe/ops/shape.h"
@@ -132,10 +133,11 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   async_eval(token, sampler.state());
 
   Clock::time_point first{};
+  DecodeSteps step(model, caches, o.decode_graphs);
   for (int n = 1;; ++n) {
     std::optional<Array> next;
     if (n < budget) {
-      Array logits = model.forward(reshape(token, {1, 1}), caches);
+      Array logits = step(reshape(token, {1, 1}));
       next = sampler.sample(last_position(logits));
       keep_state(caches);
       async_eval(*next, sampler.state());

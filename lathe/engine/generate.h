@@ -28,6 +28,9 @@ struct GenerateOptions {
   std::vector<int32_t> eos_ids;
   // Prompt positions per forward pass during prefill.
   int prefill_chunk = 2048;
+  // On a CUDA GPU, decode steps replay a recorded CUDA graph (engine/decode_steps.h);
+  // also off with the environment variable LATHE_CUDA_GRAPH=0.
+  bool decode_graphs = true;
   // Positions the KV caches are made for; 0: prompt + max_tokens.
   int context_length = 0;
   // Whether special tokens (other than a final EOS, never shown) appear in the text.

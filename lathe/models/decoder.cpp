@@ -1,6 +1,9 @@
 // Shared LanguageModel plumbing of the decoder-only models.
 #include "lathe/models/decoder.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "lathe/cache/rotating_kv_cache.h"
 #include "lathe/nn/attention.h"
 #include "lathe/ops/device.h"
@@ -69,6 +72,27 @@ void DecoderModel::check_forward(const Array& tokens, const KVCaches& caches) co
   for (const auto& c : caches) {
     if (!c) throw Error(op + "a cache is null");
   }
+}
+
+void DecoderModel::check_forward_at(const Array& tokens, const KVCaches& caches,
+                                    const Array& position) const {
+  check_forward(tokens, caches);
+  const std::string op = "[" + model_type_ + ".forward_at] ";
+  if (tokens.shape(1) != 1) {
+    throw Error(op + "decodes one token per row, got " + shape_str(tokens.shape()));
+  }
+  position.check_valid("forward_at");
+  if (position.ndim() != 0 || position.dtype() != int32 || position.device() != device_) {
+    throw Error(op + "the position must be an int32 scalar on " + device_name(device_) + ", got " +
+                shape_str(position.shape()) + " " + position.dtype().name() + " on " +
+                device_name(position.device()));
+  }
+}
+
+int DecoderModel::cache_step_limit(const KVCaches& caches) {
+  int limit = std::numeric_limits<int>::max();
+  for (const auto& c : caches) limit = std::min(limit, c->step_limit());
+  return caches.empty() ? 0 : limit;
 }
 
 nn::Weights open_weights(const std::string& dir, const TextConfig& config,

@@ -31,6 +31,10 @@ class DecoderModel : public LanguageModel {
   // Validates forward()'s arguments: integer tokens [B, T] with T >= 1, and
   // one cache per layer.
   void check_forward(const Array& tokens, const KVCaches& caches) const;
+  // Also one token per row and an int32 scalar position on the model's device.
+  void check_forward_at(const Array& tokens, const KVCaches& caches, const Array& position) const;
+  // The smallest step_limit() of the caches (update_at reallocates from there).
+  static int cache_step_limit(const KVCaches& caches);
   // The tokens on the model's device (an explicit copy when they are elsewhere).
   Array tokens_on_device(const Array& tokens) const;
   void add_weights(const std::vector<Array>& w) {

@@ -49,9 +49,9 @@ class Gemma3DecoderLayer {
         sliding_(c.is_sliding(layer)) {}
 
   Array operator()(const Array& hidden_states, KVCache& cache, const nn::RotaryEmbedding& global,
-                   const nn::RotaryEmbedding& local) const {
+                   const nn::RotaryEmbedding& local, StepPosition* at) const {
     Array h = input_layernorm_(hidden_states);
-    h = self_attn_(h, cache, sliding_ ? local : global);
+    h = self_attn_(h, cache, sliding_ ? local : global, at);
     // residual + post_norm(h), one kernel each.
     Array residual = post_attention_layernorm_(h, hidden_states);
     h = pre_feedforward_layernorm_(residual);
@@ -70,6 +70,8 @@ class Gemma3DecoderLayer {
     }
     return out;
   }
+
+  bool takes_step_positions() const { return self_attn_.takes_step_positions(); }
 
  private:
   // Gemma's norms scale by (1 + w).
@@ -155,13 +157,30 @@ class Gemma3ForCausalLM : public DecoderModel {
 
   Array forward(const Array& tokens, KVCaches& caches) override {
     check_forward(tokens, caches);
+    return run(tokens, caches, nullptr);
+  }
+
+  Array forward_at(const Array& tokens, KVCaches& caches, const Array& position) override {
+    check_forward_at(tokens, caches, position);
+    StepPosition at(position);
+    return run(tokens, caches, &at);
+  }
+
+  int replayable_until(const KVCaches& caches) const override {
+    const int limit = cache_step_limit(caches);
+    const bool fixed = rotary_emb_.fixed_up_to(limit) && rotary_emb_local_.fixed_up_to(limit);
+    return limit > 0 && fixed && layers_.front().takes_step_positions() ? limit : 0;
+  }
+
+ private:
+  Array run(const Array& tokens, KVCaches& caches, StepPosition* at) {
     DeviceScope on_device(device_);
     const int seq_len = caches[0]->offset() + static_cast<int>(tokens.shape(1));
     rotary_emb_.prepare(seq_len);
     rotary_emb_local_.prepare(seq_len);
     Array hidden_states = embed_tokens_(tokens_on_device(tokens)) * *embed_scale_;
     for (size_t i = 0; i < layers_.size(); ++i) {
-      hidden_states = layers_[i](hidden_states, *caches[i], rotary_emb_, rotary_emb_local_);
+      hidden_states = layers_[i](hidden_states, *caches[i], rotary_emb_, rotary_emb_local_, at);
     }
     hidden_states = norm_(hidden_states);
     Array logits = astype(
@@ -173,7 +192,6 @@ class Gemma3ForCausalLM : public DecoderModel {
     return logits;
   }
 
- private:
   std::optional<double> final_logit_softcapping_;
   nn::Weights weights_in_;
   nn::Embedding embed_tokens_;

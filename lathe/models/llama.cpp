@@ -28,11 +28,11 @@ class LlamaDecoderLayer {
         mlp_(w, prefix + ".mlp", c.hidden_size, c.intermediate_size, c.mlp_bias,
              nn::parse_activation(c.hidden_act, c.path), shard) {}
 
-  Array operator()(const Array& hidden_states, KVCache& cache,
-                   const nn::RotaryEmbedding& rope) const {
+  Array operator()(const Array& hidden_states, KVCache& cache, const nn::RotaryEmbedding& rope,
+                   StepPosition* at) const {
     Array residual = hidden_states;
     Array h = input_layernorm_(hidden_states);
-    h = self_attn_(h, cache, rope);
+    h = self_attn_(h, cache, rope, at);
     h = residual + h;
     residual = h;
     h = post_attention_layernorm_(h);
@@ -99,18 +99,33 @@ class LlamaForCausalLM : public DecoderModel {
 
   Array forward(const Array& tokens, KVCaches& caches) override {
     check_forward(tokens, caches);
+    return run(tokens, caches, nullptr);
+  }
+
+  Array forward_at(const Array& tokens, KVCaches& caches, const Array& position) override {
+    check_forward_at(tokens, caches, position);
+    StepPosition at(position);
+    return run(tokens, caches, &at);
+  }
+
+  int replayable_until(const KVCaches& caches) const override {
+    const int limit = cache_step_limit(caches);
+    return limit > 0 && rotary_emb_.fixed_up_to(limit) ? limit : 0;
+  }
+
+ private:
+  Array run(const Array& tokens, KVCaches& caches, StepPosition* at) {
     DeviceScope on_device(device_);
     rotary_emb_.prepare(caches[0]->offset() + static_cast<int>(tokens.shape(1)));
     Array hidden_states = embed_tokens_(tokens_on_device(tokens));
     for (size_t i = 0; i < layers_.size(); ++i) {
-      hidden_states = layers_[i](hidden_states, *caches[i], rotary_emb_);
+      hidden_states = layers_[i](hidden_states, *caches[i], rotary_emb_, at);
     }
     hidden_states = norm_(hidden_states);
     Array logits = lm_head_ ? (*lm_head_)(hidden_states) : embed_tokens_.as_linear(hidden_states);
     return astype(logits, float32);
   }
 
- private:
   nn::Weights weights_in_;
   nn::Embedding embed_tokens_;
   std::vector<LlamaDecoderLayer> layers_;

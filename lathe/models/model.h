@@ -34,6 +34,19 @@ class LanguageModel {
   // tokens: int32 [B, T]. Appends T positions to `caches` (as made by
   // make_caches) and returns float logits [B, T, vocab_size].
   virtual Array forward(const Array& tokens, KVCaches& caches) = 0;
+  // One decode step (tokens [B, 1]) with its position as data: `position` is an
+  // int32 scalar on the model's device equal to the caches' offset(). The
+  // step's shapes and buffers then do not change from one token to the next, so
+  // that a device graph recorded once replays it (engine/step_graph.h). Models
+  // that cannot throw lathe::Error.
+  virtual Array forward_at(const Array& tokens, KVCaches& caches, const Array& position);
+  // The offset below which forward_at's work stays the same from step to step
+  // (no cache reallocates, rope frequencies fixed); 0 when forward_at is not
+  // supported.
+  virtual int replayable_until(const KVCaches& caches) const {
+    (void)caches;
+    return 0;
+  }
   // One cache per layer, sized for up to max_tokens positions.
   virtual KVCaches make_caches(int batch, int max_tokens) const = 0;
   // Every weight, to keep() once after loading.

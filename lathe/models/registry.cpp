@@ -6,6 +6,10 @@
 
 namespace lathe {
 
+Array LanguageModel::forward_at(const Array&, KVCaches&, const Array&) {
+  throw Error("[" + model_type() + ".forward_at] this model does not take positions as data");
+}
+
 // Defined in builtin.cpp: registers every architecture lathe ships. Called
 // explicitly because static initializers in a static library can be dropped.
 void register_builtin_models();

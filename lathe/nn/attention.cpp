@@ -98,10 +98,15 @@ Attention::Attention(const Weights& w, const std::string& prefix, const Attentio
   }
 }
 
-Array Attention::operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope) const {
+Array Attention::operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope,
+                            StepPosition* at) const {
   const int64_t b = x.shape(0), t = x.shape(1), d = spec_.head_dim;
   const int64_t hq = spec_.num_heads, hkv = spec_.num_kv_heads;
+  if (at && !takes_step_positions()) {
+    throw Error("[attention] logit soft-capping does not take positions as data");
+  }
   const int offset = cache.offset();
+  auto rotate = [&](const Array& y) { return at ? rope(y, at->position()) : rope(y, offset); };
   auto [queries, keys, values] = [&]() -> std::tuple<Array, Array, Array> {
     if (qkv_.fused()) {
       // One product for q, k and v; the queries' and keys' heads side by side go through one
@@ -109,7 +114,7 @@ Array Attention::operator()(const Array& x, KVCache& cache, const RotaryEmbeddin
       Array y = qkv_.stacked(x);
       Array qk = reshape(slice_axis(y, -1, 0, (hq + hkv) * d), {b, t, hq + hkv, d});
       if (q_norm_) qk = fast::rms_norm(qk, *qk_norm_weight_, spec_.norm_eps);
-      qk = rope(transpose(qk, {0, 2, 1, 3}), offset);
+      qk = rotate(transpose(qk, {0, 2, 1, 3}));
       Array v = reshape(slice_axis(y, -1, (hq + hkv) * d, (hq + 2 * hkv) * d), {b, t, hkv, d});
       return {slice_axis(qk, 1, 0, hq), slice_axis(qk, 1, hq, hq + hkv),
               transpose(v, {0, 2, 1, 3})};
@@ -122,14 +127,22 @@ Array Attention::operator()(const Array& x, KVCache& cache, const RotaryEmbeddin
       q = (*q_norm_)(q);
       k = (*k_norm_)(k);
     }
-    return {rope(transpose(q, {0, 2, 1, 3}), offset), rope(transpose(k, {0, 2, 1, 3}), offset),
+    return {rotate(transpose(q, {0, 2, 1, 3})), rotate(transpose(k, {0, 2, 1, 3})),
             transpose(v, {0, 2, 1, 3})};
   }();
-  auto [all_keys, all_values] = cache.update(keys, values);
-
   fast::AttentionOptions mask;
   mask.causal = true;
   mask.window = spec_.window;
+  Array all_keys = keys, all_values = values;
+  if (at) {
+    KVStep step = cache.update_at(keys, values, *at);
+    all_keys = step.keys;
+    all_values = step.values;
+    mask.kv_length = step.length;
+  } else {
+    std::tie(all_keys, all_values) = cache.update(keys, values);
+  }
+
   Array attn_output =
       spec_.logit_softcap
           ? softcapped_attention(queries, all_keys, all_values, spec_.scale, *spec_.logit_softcap,

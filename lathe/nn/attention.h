@@ -51,7 +51,13 @@ class Attention {
   Attention(const Weights& w, const std::string& prefix, const AttentionSpec& spec,
             const Shard& shard = {});
   // x [B, T, hidden] at positions cache.offset() ..; appends to the cache.
-  Array operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope) const;
+  // With `at` (decode, T = 1): the position is data (rope offset, cache slot and
+  // key count), so that the step's shapes and buffers do not change from one
+  // token to the next (KVCache::update_at).
+  Array operator()(const Array& x, KVCache& cache, const RotaryEmbedding& rope,
+                   StepPosition* at = nullptr) const;
+  // Whether positions as data are supported (not with logit soft-capping).
+  bool takes_step_positions() const { return !spec_.logit_softcap; }
   std::vector<Array> parameters() const;
 
  private:

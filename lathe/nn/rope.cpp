@@ -99,4 +99,8 @@ Array RotaryEmbedding::operator()(const Array& x, int offset) const {
   return fast::rope(x, dims_, false, std::nullopt, 1.0f, offset, freqs_);
 }
 
+Array RotaryEmbedding::operator()(const Array& x, const Array& offset) const {
+  return fast::rope(x, dims_, false, std::nullopt, 1.0f, offset, freqs_);
+}
+
 }  // namespace lathe::nn

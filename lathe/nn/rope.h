@@ -39,6 +39,13 @@ class RotaryEmbedding {
   // x [B, H, T, D] holding positions offset .. offset + T - 1, rotated in
   // halves (Llama/HF layout) over the first dims() features.
   Array operator()(const Array& x, int offset) const;
+  // The offset as data (an integer scalar): decode steps whose position is data.
+  Array operator()(const Array& x, const Array& offset) const;
+  // Whether the frequencies stay the same for every forward up to seq_len
+  // positions (dynamic NTK rescales past the original length).
+  bool fixed_up_to(int seq_len) const {
+    return p_.type != "dynamic" || (seq_len <= max_positions_ && max_seq_len_cached_ <= max_positions_);
+  }
   int dims() const { return dims_; }
   // The frequencies array (1 / inv_freq, float64), kept across evals.
   const Array& freqs() const { return freqs_; }

@@ -6,6 +6,7 @@
 
 #include "lathe/ops/elementwise.h"
 #include "lathe/ops/fast_validate.h"
+#include "lathe/ops/shape.h"
 #include "lathe/ops/util.h"
 #include "lathe/primitives/fast.h"
 
@@ -150,6 +151,17 @@ void check_attention(const Array& q, const Array& k, const Array& v,
     }
   }
   if (options.sinks) check_vector(op, "sinks", *options.sinks, hq);
+  if (options.kv_length) {
+    const Array& n = *options.kv_length;
+    n.check_valid(op);
+    if (!n.dtype().is_integral() || n.dtype() == bool_) {
+      op_error(op, std::string("kv_length must be integers, got ") + n.dtype().name());
+    }
+    if (!(n.ndim() == 0 || (n.ndim() == 1 && (n.shape(0) == b || n.shape(0) == 1)))) {
+      op_error(op, "kv_length must be a scalar or one length per batch entry [" +
+                       std::to_string(b) + "], got " + shape_str(n.shape()));
+    }
+  }
 }
 
 }  // namespace detail
@@ -224,11 +236,22 @@ Array rope(const Array& x, int dims, bool traditional, std::optional<float> base
 Array scaled_dot_product_attention(const Array& q, const Array& k, const Array& v, float scale,
                                    const AttentionOptions& options) {
   detail::check_attention(q, k, v, options);
-  Attention::Params p{scale, options.causal, options.window, options.mask.has_value(),
-                      options.sinks.has_value()};
+  Attention::Params p{scale,
+                      options.causal,
+                      options.window,
+                      options.mask.has_value(),
+                      options.sinks.has_value(),
+                      options.kv_length.has_value()};
+  std::vector<Array> inputs = with_optional({q, k, v}, options.mask, options.sinks);
+  if (options.kv_length) {
+    // The kernels read int32 lengths, one per batch entry.
+    Array n = astype(*options.kv_length, int32);
+    inputs.push_back(n.ndim() == 1 && n.shape(0) == q.shape(0) ? n
+                                                               : broadcast_to(reshape(n, {1}),
+                                                                              {q.shape(0)}));
+  }
   return Array(Shape{q.shape(0), q.shape(1), q.shape(2), v.shape(3)}, q.dtype(),
-               std::make_shared<Attention>(p),
-               with_optional({q, k, v}, options.mask, options.sinks));
+               std::make_shared<Attention>(p), std::move(inputs));
 }
 
 }  // namespace lathe::fast

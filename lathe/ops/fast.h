@@ -57,6 +57,12 @@ struct AttentionOptions {
   // [Hq] (gpt-oss): one logit per head that joins the softmax denominator but
   // carries no value.
   std::optional<Array> sinks;
+  // Integer scalar or [B] (decode steps with positions as data): only the first
+  // kv_length keys of k and v exist, as if they were sliced to that length, and
+  // queries align to the end of those: query i sits at position i + kv_length - Tq.
+  // k and v may then be whole preallocated cache buffers, so that a step's shapes
+  // do not change as the cache fills. Lengths outside [0, Tk] are clamped to it.
+  std::optional<Array> kv_length;
 };
 
 // softmax(q k^T * scale + masks) v for q [B, Hq, Tq, D], k [B, Hkv, Tk, D],

@@ -100,11 +100,22 @@ Array scaled_dot_product_attention_reference(const Array& q, const Array& k, con
   Array scores = reshape(matmul(q5, swapaxes(k5, -1, -2)) * scale, {b, hq, tq, tk});
 
   std::optional<Array> allowed;
+  Array kpos = reshape(arange(tk, int32), {1, tk});
+  // Keys present: all, or the first kv_length of each batch entry ([B, 1, 1, 1]).
+  std::optional<Array> length;
+  if (options.kv_length) {
+    Array n = astype(*options.kv_length, int32);
+    n = minimum(maximum(n, Array(0)), Array(static_cast<int>(tk)));
+    length = reshape(n.ndim() == 0 ? reshape(n, {1}) : n, {n.ndim() == 0 ? 1 : b, 1, 1, 1});
+    allowed = kpos < *length;
+  }
   if (options.causal || options.window > 0) {
-    Array qpos = reshape(arange(tq, int32) + static_cast<int>(tk - tq), {tq, 1});
-    Array kpos = reshape(arange(tk, int32), {1, tk});
-    allowed = kpos <= qpos;
-    if (options.window > 0) allowed = *allowed && (kpos > qpos - options.window);
+    // Query i sits at position i + (keys present) - Tq.
+    Array qpos = length ? reshape(arange(tq, int32), {tq, 1}) + (*length - static_cast<int>(tq))
+                        : reshape(arange(tq, int32) + static_cast<int>(tk - tq), {tq, 1});
+    Array limit = kpos <= qpos;
+    if (options.window > 0) limit = limit && (kpos > qpos - options.window);
+    allowed = allowed ? (*allowed && limit) : limit;
   }
   if (options.mask && options.mask->dtype() == bool_) {
     allowed = allowed ? (*allowed && *options.mask) : *options.mask;

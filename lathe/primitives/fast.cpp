@@ -15,7 +15,8 @@ std::string Attention::describe() const {
   return std::string("scaled_dot_product_attention(scale=") + std::to_string(p_.scale) +
          (p_.causal ? ", causal" : "") +
          (p_.window > 0 ? ", window=" + std::to_string(p_.window) : "") +
-         (p_.has_mask ? ", mask" : "") + (p_.has_sinks ? ", sinks" : "") + ")";
+         (p_.has_mask ? ", mask" : "") + (p_.has_sinks ? ", sinks" : "") +
+         (p_.has_kv_length ? ", kv_length" : "") + ")";
 }
 
 }  // namespace lathe

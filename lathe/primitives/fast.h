@@ -106,7 +106,8 @@ class Rope : public Primitive {
 };
 
 // Attention over q [B, Hq, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv].
-// Inputs: q, k, v, then the mask array and the sinks ([Hq]) when present.
+// Inputs: q, k, v, then the mask array, the sinks ([Hq]) and the int32 key
+// lengths ([B], possibly a broadcast view) when present.
 class Attention : public Primitive {
  public:
   struct Params {
@@ -115,6 +116,7 @@ class Attention : public Primitive {
     int window;  // 0: no sliding window
     bool has_mask;
     bool has_sinks;
+    bool has_kv_length;
   };
   explicit Attention(Params p) : p_(p) {}
   const char* name() const override { return "scaled_dot_product_attention"; }
@@ -123,7 +125,8 @@ class Attention : public Primitive {
   bool equivalent(const Primitive& o) const override {
     auto& q = static_cast<const Attention&>(o).p_;
     return q.scale == p_.scale && q.causal == p_.causal && q.window == p_.window &&
-           q.has_mask == p_.has_mask && q.has_sinks == p_.has_sinks;
+           q.has_mask == p_.has_mask && q.has_sinks == p_.has_sinks &&
+           q.has_kv_length == p_.has_kv_length;
   }
   std::string describe() const override;
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "lathe/cache/rotating_kv_cache.h"
@@ -123,6 +124,58 @@ TEST_F(Cache, RotatingKeepsTheLastWindowInItsRing) {
   EXPECT_EQ(got[2], 1);
   EXPECT_EQ(got[6], 3);
   EXPECT_EQ(cache.offset(), 5);
+}
+
+// update_at (positions as data) writes the slots update() writes and reports the keys present:
+// a standard cache, a ring of the whole window that wraps, and a ring that starts small.
+TEST_F(Cache, UpdateAtWritesTheSameSlotsAsUpdate) {
+  struct Kind {
+    std::function<std::unique_ptr<KVCache>()> make;
+    int ring;  // slots of the ring (0: not a ring)
+  };
+  const Kind kinds[] = {{[] { return std::make_unique<StandardKVCache>(12); }, 0},
+                        {[] { return std::make_unique<RotatingKVCache>(4); }, 4},
+                        {[] { return std::make_unique<RotatingKVCache>(6, 3); }, 6}};
+  for (const Kind& kind : kinds) {
+    auto plain = kind.make(), data = kind.make();
+    plain->update(positions(1, 2, 0, 2, 3), positions(1, 2, 0, 2, 3, 50));
+    data->update(positions(1, 2, 0, 2, 3), positions(1, 2, 0, 2, 3, 50));
+    for (int p = 2; p < 10; ++p) {
+      plain->update(positions(1, 2, p, 1, 3), positions(1, 2, p, 1, 3, 50));
+      StepPosition at(to_device(Array(p), test_device()));
+      KVStep step = data->update_at(positions(1, 2, p, 1, 3), positions(1, 2, p, 1, 3, 50), at);
+      keep(plain->state());
+      keep(data->state());
+      EXPECT_EQ(data->offset(), p + 1);
+      const int slots = kind.ring ? std::min(p + 1, kind.ring) : p + 1;
+      EXPECT_EQ(step.length.item<int32_t>(), slots) << "position " << p;
+      // The filled slots hold what update() put there, position p in slot p % ring.
+      Host got = to_host(slice_axis(step.keys, 2, 0, slots));
+      Host want = to_host(slice_axis(plain->state()[0], 2, 0, slots));
+      EXPECT_TRUE(close(got, want, {0, 0})) << "position " << p << " ring " << kind.ring;
+      EXPECT_TRUE(close(to_host(slice_axis(step.values, 2, 0, slots)),
+                        to_host(slice_axis(plain->state()[1], 2, 0, slots)), {0, 0}));
+    }
+  }
+}
+
+TEST_F(Cache, UpdateAtLimitsAndBadInput) {
+  StandardKVCache standard(8);
+  standard.update(positions(1, 1, 0, 3, 2), positions(1, 1, 0, 3, 2));
+  EXPECT_EQ(standard.step_limit(), 8);
+  RotatingKVCache full(4), small(6, 3);
+  full.update(positions(1, 1, 0, 2, 2), positions(1, 1, 0, 2, 2));
+  small.update(positions(1, 1, 0, 2, 2), positions(1, 1, 0, 2, 2));
+  EXPECT_EQ(full.step_limit(), std::numeric_limits<int>::max());
+  EXPECT_EQ(small.step_limit(), 3);
+  StepPosition at(to_device(Array(3), test_device()));
+  // Two positions at once, and a position that is not an int32 scalar.
+  EXPECT_THROW(standard.update_at(positions(1, 1, 3, 2, 2), positions(1, 1, 3, 2, 2), at), Error);
+  StepPosition bad(to_device(Array(3.0f), test_device()));
+  EXPECT_THROW(standard.update_at(positions(1, 1, 3, 1, 2), positions(1, 1, 3, 1, 2), bad),
+               Error);
+  standard.advance(2);
+  EXPECT_EQ(standard.offset(), 5);
 }
 
 // softmax attention of every query position over keys in [p - window + 1, p]

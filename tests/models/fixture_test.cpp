@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "lathe/io/safetensors.h"
+#include "lathe/engine/decode_steps.h"
 #include "lathe/models/decoder.h"
 #include "lathe/models/model.h"
 #include "support/harness.h"
@@ -188,6 +189,77 @@ TEST_P(Fixture, ChunkedPrefillAndDecodeEqualOnePass) {
     EXPECT_TRUE(close(got, one, {1e-5, 1e-5 * scale})) << c.size() << " chunks";
     const Host want = to_host(ref_.at(long_case ? "long_logits" : "logits"));
     EXPECT_LE(errors(got, want).max, 1e-4) << c.size() << " chunks";
+  }
+}
+
+// Logits [1, T, V] of `tokens`: the first `prefill` in one forward, then one token a step
+// through `step(tokens [1, 1], caches)`.
+template <typename Step>
+Host run_steps(LanguageModel& model, const std::vector<int32_t>& tokens, int prefill, Step&& step,
+               KVCaches& caches) {
+  Host out{{1, 0, model.vocab_size()}, {}};
+  auto append = [&](const Array& logits, int n) {
+    Host h = to_host(logits);
+    out.data.insert(out.data.end(), h.data.begin(), h.data.end());
+    out.shape[1] += n;
+  };
+  std::vector<int32_t> head(tokens.begin(), tokens.begin() + prefill);
+  append(model.forward(array(head, {1, prefill}), caches), prefill);
+  keep(cache_state(caches));
+  for (size_t i = prefill; i < tokens.size(); ++i) {
+    Array logits = step(array(std::vector<int32_t>{tokens[i]}, {1, 1}));
+    keep(cache_state(caches));
+    append(logits, 1);
+  }
+  return out;
+}
+
+// The long case where there is one (sliding windows shorter than it wrap their rings).
+std::string logits_case(const std::map<std::string, Array>& ref, const std::string& model) {
+  return ref.count("long_input_ids") && model != "llama-dynamic-rope" ? "long_" : "";
+}
+
+TEST_P(Fixture, DecodeWithPositionsAsDataMatchesTransformers) {
+  auto model = load(float32);
+  const std::string which = logits_case(ref_, GetParam());
+  const std::vector<int32_t> tokens = ids(which + "input_ids");
+  KVCaches caches = model->make_caches(1, static_cast<int>(tokens.size()) + 16);
+  if (GetParam() == "llama-dynamic-rope") {
+    // Dynamic NTK rescales with the length: not replayable, and says so.
+    EXPECT_EQ(model->replayable_until(caches), 0);
+    GTEST_SKIP() << "dynamic rope takes positions as host values only";
+  }
+  const Host got = run_steps(
+      *model, tokens, 5,
+      [&](const Array& t) {
+        EXPECT_GT(model->replayable_until(caches), caches[0]->offset());
+        Array position = to_device(Array(caches[0]->offset()), default_device());
+        return model->forward_at(t, caches, position);
+      },
+      caches);
+  const Host want = to_host(ref_.at(which + "logits"));
+  EXPECT_LE(errors(got, want).max, 1e-4);
+}
+
+TEST_P(Fixture, GraphReplayedDecodeMatchesTransformers) {
+  if (default_device() != Device::cuda) GTEST_SKIP() << "CUDA graphs need the GPU";
+  if (GetParam() == "llama-dynamic-rope") GTEST_SKIP() << "not replayable";
+  for (Dtype dtype : {float32, bfloat16}) {
+    auto model = load(dtype);
+    const std::string which = logits_case(ref_, GetParam());
+    const std::vector<int32_t> tokens = ids(which + "input_ids");
+    KVCaches caches = model->make_caches(1, static_cast<int>(tokens.size()) + 16);
+    DecodeSteps step(*model, caches);
+    const Host got = run_steps(*model, tokens, 5, step, caches);
+    // Every step after the recorded one is a replay.
+    EXPECT_EQ(step.recorded(), 1);
+    EXPECT_EQ(step.replayed(), static_cast<int>(tokens.size()) - 5 - 1);
+    const Errors e = errors(got, to_host(ref_.at(which + "logits")));
+    if (dtype == float32) {
+      EXPECT_LE(e.max, 1e-4) << "float32";
+    } else {
+      EXPECT_LE(e.l2, 3e-2) << "bfloat16";
+    }
   }
 }
 

@@ -195,6 +195,122 @@ TEST(FastAttentionPaths, DecodeWindowMasksAndSinks) {
   EXPECT_TRUE(check(c, none, seed += 7)) << "nothing attended, sinks";
 }
 
+// Batch entry b of x [B, H, T, D], its first `len` positions along T.
+Host batch_prefix(const Host& x, int64_t b, int64_t len) {
+  const int64_t H = x.shape[1], T = x.shape[2], D = x.shape[3];
+  Host out{{1, H, len, D}, std::vector<double>(H * len * D)};
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t t = 0; t < len; ++t) {
+      for (int64_t d = 0; d < D; ++d) {
+        out[(h * len + t) * D + d] = x[((b * H + h) * T + t) * D + d];
+      }
+    }
+  }
+  return out;
+}
+
+// kv_length as data: k and v are whole [B, Hkv, cap, D] buffers whose rows past each batch
+// entry's length hold NaN; each entry must equal the loop over its first `length` keys.
+::testing::AssertionResult run_lengths(const Case& c, const RefOptions& r,
+                                       const std::vector<int64_t>& lengths, uint64_t seed) {
+  Inputs in = random_inputs(c.dt, c.b, c.hq, c.hkv, c.tq, c.tk, c.d, c.dv, seed);
+  Host k = in.k, v = in.v;
+  for (int64_t b = 0; b < c.b; ++b) {
+    const int64_t len = std::clamp<int64_t>(lengths[b], 0, c.tk);
+    for (int64_t h = 0; h < c.hkv; ++h) {
+      for (int64_t t = len; t < c.tk; ++t) {
+        for (int64_t d = 0; d < c.d; ++d) k[((b * c.hkv + h) * c.tk + t) * c.d + d] = std::nan("");
+        for (int64_t d = 0; d < c.dv; ++d) {
+          v[((b * c.hkv + h) * c.tk + t) * c.dv + d] = std::nan("");
+        }
+      }
+    }
+  }
+  fast::AttentionOptions o = to_options(r, c.dt);
+  std::vector<int32_t> lens32(lengths.begin(), lengths.end());
+  Array n = lengths.size() == 1 ? Array(lens32[0]) : array(lens32, Shape{c.b});
+  o.kv_length = to_device(n, test_device());
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.d));
+  Array y = fast::scaled_dot_product_attention(make_array(in.q, c.dt), make_array(k, c.dt),
+                                               make_array(v, c.dt), static_cast<float>(scale), o);
+  for (int64_t b = 0; b < c.b; ++b) {
+    const int64_t len = std::clamp<int64_t>(lengths[lengths.size() == 1 ? 0 : b], 0, c.tk);
+    Host want = ref_attention(batch_prefix(in.q, b, c.tq), batch_prefix(in.k, b, len),
+                              batch_prefix(in.v, b, len), static_cast<float>(scale), r);
+    auto ok = close(to_host(slice_axis(y, 0, b, b + 1)), round_to(want, c.dt), attn_tol(c.dt));
+    if (!ok) return ok << " (batch entry " << b << ", length " << len << ")";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(FastAttentionPaths, KeyLengthsAsData) {
+  uint64_t seed = 3500;
+  // Decode (SIMT f32 and tensor-core bf16 kernels), a window, several queries, the
+  // tensor-core prefill and the generic kernel (f32 prefill), each with two lengths.
+  struct LenCase {
+    Case c;
+    Path path;
+    int window;
+    std::vector<int64_t> lengths;
+  };
+  const LenCase cases[] = {
+      {{bfloat16, 2, 8, 2, 1, 700, 128, 128}, Path::decode, 0, {513, 37}},
+      {{float32, 2, 8, 2, 1, 700, 64, 64}, Path::decode, 0, {700, 1}},
+      {{bfloat16, 2, 8, 2, 1, 600, 128, 128}, Path::decode, 100, {450, 60}},
+      {{bfloat16, 2, 4, 1, 3, 300, 64, 64}, Path::decode, 0, {200, 3}},
+      {{bfloat16, 2, 4, 2, 40, 300, 64, 64}, Path::prefill, 0, {290, 40}},
+      {{float32, 2, 4, 2, 40, 120, 32, 32}, Path::generic, 0, {100, 45}},
+  };
+  for (const LenCase& lc : cases) {
+    RefOptions r = causal();
+    r.window = lc.window;
+    EXPECT_TRUE(on_path(lc.path, [&] { return run_lengths(lc.c, r, lc.lengths, seed += 7); }))
+        << describe(lc.c) << " window " << lc.window;
+  }
+  // One length for the batch (a scalar), sinks, no causal limit, and lengths outside
+  // [0, Tk] (clamped: nothing present gives zeros, too many means all).
+  const Case one{bfloat16, 1, 8, 2, 1, 400, 128, 128};
+  RefOptions sinks = causal();
+  sinks.sinks = random_host({one.hq}, float32, seed += 7, -1, 3);
+  EXPECT_TRUE(run_lengths(one, sinks, {257}, seed += 7)) << "scalar length, sinks";
+  EXPECT_TRUE(run_lengths(one, {}, {130}, seed += 7)) << "not causal";
+  EXPECT_TRUE(run_lengths(one, causal(), {0}, seed += 7)) << "length 0";
+  EXPECT_TRUE(run_lengths(one, causal(), {1000}, seed += 7)) << "length past Tk";
+}
+
+TEST(FastAttentionPaths, KeyLengthsMatchTheSlowTwin) {
+  // The composition of primitive ops (the oracle of model-level tests) takes lengths too.
+  Inputs in = random_inputs(float32, 2, 4, 2, 2, 50, 16, 16, 3600);
+  fast::AttentionOptions o;
+  o.causal = true;
+  o.window = 20;
+  o.kv_length = to_device(array(std::vector<int32_t>{33, 9}, Shape{2}), test_device());
+  Array q = make_array(in.q, float32), k = make_array(in.k, float32),
+        v = make_array(in.v, float32);
+  Array fused = fast::scaled_dot_product_attention(q, k, v, 0.25f, o);
+  Array twin = fast::scaled_dot_product_attention_reference(q, k, v, 0.25f, o);
+  EXPECT_TRUE(close(to_host(fused), to_host(twin), attn_tol(float32)));
+  for (int64_t b = 0; b < 2; ++b) {
+    const int64_t len = b == 0 ? 33 : 9;
+    RefOptions r = causal();
+    r.window = 20;
+    Host want = ref_attention(batch_prefix(in.q, b, 2), batch_prefix(in.k, b, len),
+                              batch_prefix(in.v, b, len), 0.25f, r);
+    EXPECT_TRUE(close(to_host(slice_axis(twin, 0, b, b + 1)), want, attn_tol(float32)));
+  }
+}
+
+TEST(FastAttentionPaths, KeyLengthsMustBeIntegersPerBatchEntry) {
+  Array q = zeros({2, 4, 1, 8}, float32), k = zeros({2, 2, 6, 8}, float32);
+  fast::AttentionOptions o;
+  o.kv_length = zeros({3}, int32);
+  EXPECT_THROW(fast::scaled_dot_product_attention(q, k, k, 1.0f, o), Error);
+  o.kv_length = zeros({2}, float32);
+  EXPECT_THROW(fast::scaled_dot_product_attention(q, k, k, 1.0f, o), Error);
+  o.kv_length = zeros({2, 1}, int32);
+  EXPECT_THROW(fast::scaled_dot_product_attention(q, k, k, 1.0f, o), Error);
+}
+
 TEST(FastAttentionPaths, PrefillAcrossTileEdges) {
   uint64_t seed = 4000;
   const Case cases[] = {

@@ -51,7 +51,7 @@ struct Dims {
 
 template <typename T>
 void attention_typed(const NodeList& in, Node& out, const Attention::Params& p, const Dims& n,
-                     const std::vector<double>& sinks) {
+                     const std::vector<double>& sinks, const std::vector<int64_t>& lengths) {
   using A = cpu::acc_t<T>;
   constexpr A neg_inf = -std::numeric_limits<A>::infinity();
   const Node& q = *in[0];
@@ -72,19 +72,21 @@ void attention_typed(const NodeList& in, Node& out, const Attention::Params& p, 
   T* dst = out.data<T>();
 
   for (int64_t b = 0; b < n.b; ++b) {
+    // Keys present for this batch entry (kv_length), queries aligned to their end.
+    const int64_t tk = lengths.empty() ? n.tk : std::clamp<int64_t>(lengths[b], 0, n.tk);
     for (int64_t kh = 0; kh < n.hkv; ++kh) {
       const T* kp = k.data<T>() + b * ks[0] + kh * ks[1];
       const T* vp = v.data<T>() + b * vs[0] + kh * vs[1];
       for (int64_t t0 = 0; t0 < n.tq; t0 += q_tile) {
         const int64_t t1 = std::min(n.tq, t0 + q_tile);
-        int64_t rows = 0, key_lo = n.tk, key_hi = -1;
+        int64_t rows = 0, key_lo = tk, key_hi = -1;
         for (int64_t g = 0; g < n.group; ++g) {
           for (int64_t t = t0; t < t1; ++t, ++rows) {
-            const int64_t h = kh * n.group + g, pos = t + n.tk - n.tq;
+            const int64_t h = kh * n.group + g, pos = t + tk - n.tq;
             row_h[rows] = h;
             row_t[rows] = t;
             lo[rows] = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
-            hi[rows] = limit_above ? std::min(pos, n.tk - 1) : n.tk - 1;
+            hi[rows] = limit_above ? std::min(pos, tk - 1) : tk - 1;
             if (lo[rows] <= hi[rows]) {
               key_lo = std::min(key_lo, lo[rows]);
               key_hi = std::max(key_hi, hi[rows]);
@@ -168,8 +170,14 @@ void Attention::eval_cpu(const NodeList& in, Node& out) {
          k.shape[1], k.shape[2], v.shape[3], q.shape[1] / k.shape[1]};
   std::vector<double> sinks;
   if (p_.has_sinks) sinks = cpu::load_f64(*in[p_.has_mask ? 4 : 3]);
-  cpu::dispatch_float(q.dtype, name(),
-                      [&](auto t) { attention_typed<decltype(t)>(in, out, p_, n, sinks); });
+  std::vector<int64_t> lengths;
+  if (p_.has_kv_length) {
+    const Node& len = *in[3 + p_.has_mask + p_.has_sinks];
+    for (int64_t b = 0; b < n.b; ++b) lengths.push_back(len.data<int32_t>()[b * len.strides[0]]);
+  }
+  cpu::dispatch_float(q.dtype, name(), [&](auto t) {
+    attention_typed<decltype(t)>(in, out, p_, n, sinks, lengths);
+  });
 }
 
 }  // namespace lathe

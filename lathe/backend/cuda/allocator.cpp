@@ -54,7 +54,15 @@ class CudaAllocator final : public DeviceAllocator {
       cudaEventDestroy(ev);
     }
     if (!p) p = fresh(n);
-    return std::make_shared<Buffer>(p, n, this);
+    auto buffer = std::make_shared<Buffer>(p, n, this);
+    std::lock_guard lk(mu_);
+    if (hold_) hold_->push_back(buffer);
+    return buffer;
+  }
+
+  void hold_new_buffers(std::vector<std::shared_ptr<Buffer>>* sink) override {
+    std::lock_guard lk(mu_);
+    hold_ = sink;
   }
 
   void release(void* ptr, size_t size) override {
@@ -198,6 +206,7 @@ class CudaAllocator final : public DeviceAllocator {
   std::unordered_map<void*, std::vector<int>> users_;  // streams that used each block
   size_t active_ = 0, peak_ = 0, cached_ = 0;
   size_t memory_limit_ = SIZE_MAX;
+  std::vector<std::shared_ptr<Buffer>>* hold_ = nullptr;  // a device graph being recorded
   size_t cache_limit_ = SIZE_MAX;
 };
 

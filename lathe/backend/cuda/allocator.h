@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "lathe/core/allocator.h"
 
@@ -13,6 +15,9 @@ class DeviceAllocator : public Allocator {
   // Adds `stream` to the streams that used the block at ptr, first calling
   // wait(other) for each other stream that used it.
   virtual void order(void* ptr, int stream, const std::function<void(int)>& wait) = 0;
+  // While `sink` is set, every buffer allocated is also appended to it (a device
+  // graph being recorded keeps them for its lifetime); null stops.
+  virtual void hold_new_buffers(std::vector<std::shared_ptr<Buffer>>* sink) = 0;
 };
 
 DeviceAllocator& device_allocator();

@@ -38,6 +38,8 @@ struct AttnArgs {
   const void* sinks;
   int64_t sinks_stride;
   Dtype::Val sinks_dtype;
+  const int32_t* kv_len;  // null, or keys present per batch entry
+  int64_t kv_len_stride;
 };
 
 template <typename T>
@@ -57,9 +59,11 @@ __global__ void attention_generic_kernel(const T* q, const T* k, const T* v, T* 
   const int64_t rows = a.b * a.hq * a.tq;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const int64_t t = row % a.tq, h = (row / a.tq) % a.hq, b = row / (a.tq * a.hq);
-    const int64_t kh = h / a.group, pos = t + a.tk - a.tq;
+    const int64_t tk =
+        a.kv_len ? min(max(int64_t(a.kv_len[b * a.kv_len_stride]), int64_t(0)), a.tk) : a.tk;
+    const int64_t kh = h / a.group, pos = t + tk - a.tq;
     const int64_t lo = a.window > 0 ? max(int64_t(0), pos - a.window + 1) : 0;
-    const int64_t hi = (a.causal || a.window > 0) ? min(pos, a.tk - 1) : a.tk - 1;
+    const int64_t hi = (a.causal || a.window > 0) ? min(pos, tk - 1) : tk - 1;
     const T* qp = q + b * a.qs[0] + h * a.qs[1] + t * a.qs[2];
     const T* kp = k + b * a.ks[0] + kh * a.ks[1];
     const T* vp = v + b * a.vs[0] + kh * a.vs[1];
@@ -167,6 +171,8 @@ void launch_generic(const NodeList& in, Node& out, const Attention::Params& pr,
   a.sinks = s.sinks;
   a.sinks_stride = s.sinks_stride;
   a.sinks_dtype = s.sinks_dtype;
+  a.kv_len = s.kv_len;
+  a.kv_len_stride = s.kv_len_stride;
   const unsigned threads = 128;
   const int64_t rows = a.b * a.hq * a.tq;
   const unsigned blocks =
@@ -238,6 +244,11 @@ void Attention::eval_cuda(const NodeList& in, Node& out) {
     s.sinks_stride = sk.shape.empty() || sk.size() == 1 ? 0 : sk.strides.back();
     s.sinks_dtype = sk.dtype.val;
   }
+  if (p_.has_kv_length) {
+    const Node& n = *in[3 + p_.has_mask + p_.has_sinks];
+    s.kv_len = n.data<int32_t>();
+    s.kv_len_stride = n.strides[0];
+  }
   for (int64_t dim : {q.shape[0], q.shape[1], q.shape[2], q.shape[3], k.shape[2], v.shape[3]}) {
     if (dim > std::numeric_limits<int>::max() / 2) {
       throw Error("[scaled_dot_product_attention] dimension " + std::to_string(dim) +
@@ -250,8 +261,9 @@ void Attention::eval_cuda(const NodeList& in, Node& out) {
   const bool dims_ok = s.d % 8 == 0 && s.dv % 8 == 0 && std::max(s.d, s.dv) <= 256;
   const bool kv_vec = dims_ok && cuda::rows_vectorizable(k) && cuda::rows_vectorizable(v);
   if (fast && (half || q.dtype == float32) && s.tq <= cuda::attn::kDecodeMaxQueries && kv_vec) {
-    // The first key any query row may attend.
-    const int begin = p_.window > 0 ? std::max(0, s.tk - s.tq - p_.window + 1) : 0;
+    // The first key any query row may attend (with lengths as data: known on the device only).
+    const int begin =
+        p_.window > 0 && !p_.has_kv_length ? std::max(0, s.tk - s.tq - p_.window + 1) : 0;
     cuda::dispatch_float(q.dtype, name(), [&](auto t) {
       using T = decltype(t);
       if constexpr (!std::is_same_v<T, double>) cuda::attn::launch_decode<T>(s, begin);

@@ -28,14 +28,22 @@ struct AttnShape {
   const void* sinks;
   int64_t sinks_stride;
   Dtype::Val sinks_dtype;
+  const int32_t* kv_len;  // null, or the keys present per batch entry (element stride below)
+  int64_t kv_len_stride;
 };
 
-// Keys [key_lo, key_hi] that the query at position pos may attend.
+// The keys present for batch entry b: all tk, or its kv_length clamped to [0, tk].
+// Queries align to the end of them.
+__device__ __forceinline__ int keys_present(const AttnShape& a, int b) {
+  return a.kv_len ? min(max(a.kv_len[b * a.kv_len_stride], 0), a.tk) : a.tk;
+}
+
+// Keys [key_lo, key_hi] that the query at position pos may attend, of tk present.
 __device__ __forceinline__ int key_lo(const AttnShape& a, int pos) {
   return a.window > 0 ? max(0, pos - a.window + 1) : 0;
 }
-__device__ __forceinline__ int key_hi(const AttnShape& a, int pos) {
-  return a.limit_above ? min(pos, a.tk - 1) : a.tk - 1;
+__device__ __forceinline__ int key_hi(const AttnShape& a, int pos, int tk) {
+  return a.limit_above ? min(pos, tk - 1) : tk - 1;
 }
 
 // The mask at (b, h, t, j) as an additive log2-domain value (bool false: -inf).

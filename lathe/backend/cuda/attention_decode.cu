@@ -84,8 +84,9 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
   const int r0 = blockIdx.x * ROWS, split = blockIdx.y;
   const int b = blockIdx.z / a.hkv, kh = blockIdx.z % a.hkv;
   const int nrows = min(ROWS, p.rows - r0);
+  const int tk = keys_present(a, b);
   const int kb = p.key_begin + split * p.chunk;
-  const int ke = min(p.key_end, kb + p.chunk);
+  const int ke = min(min(p.key_end, tk), kb + p.chunk);
   const int steps = ke > kb ? (ke - kb + step - 1) / step : 0;
 
   const T* kp = static_cast<const T*>(a.k) + b * a.ks[0] + kh * a.ks[1] + sub * 8;
@@ -125,9 +126,9 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
     for (int e = 0; e < 8; ++e) q[r][e] = 0.f;
     if (r < nrows) {
       const int rg = r0 + r, t = rg % a.tq, h = kh * a.group + rg / a.tq;
-      const int pos = t + a.tk - a.tq;
+      const int pos = t + tk - a.tq;
       lo[r] = key_lo(a, pos);
-      hi[r] = key_hi(a, pos);
+      hi[r] = key_hi(a, pos, tk);
       const T* qp = static_cast<const T*>(a.q) + b * a.qs[0] + h * a.qs[1] + t * a.qs[2];
 #pragma unroll
       for (int e = 0; e < 8; ++e) {

@@ -48,8 +48,9 @@ __global__ void __launch_bounds__(kThreads) attention_decode_mma_kernel(const De
   const int r0 = blockIdx.x * kRows, split = blockIdx.y;
   const int b = blockIdx.z / a.hkv, kh = blockIdx.z % a.hkv;
   const int nrows = min(kRows, p.rows - r0);
+  const int tk = keys_present(a, b);
   const int kb = p.key_begin + split * p.chunk;
-  const int ke = min(p.key_end, kb + p.chunk);
+  const int ke = min(min(p.key_end, tk), kb + p.chunk);
   const int tiles = ke > kb ? (ke - kb + kKeys - 1) / kKeys : 0;
   const int my_tiles = tiles > warp ? (tiles - warp + kWarps - 1) / kWarps : 0;
 
@@ -89,10 +90,10 @@ __global__ void __launch_bounds__(kThreads) attention_decode_mma_kernel(const De
     qsm[r * P + c] = store_c<T>(x);
   }
   // Key limits of this thread's rows g and g + 8, and the keys all rows attend.
-  int lo[2] = {1, 1}, hi[2] = {0, 0}, all_lo = 0, all_hi = a.tk - 1;
+  int lo[2] = {1, 1}, hi[2] = {0, 0}, all_lo = 0, all_hi = tk - 1;
   for (int r = 0; r < nrows; ++r) {
-    const int rg = r0 + r, pos = rg % a.tq + a.tk - a.tq;
-    const int l = key_lo(a, pos), u = key_hi(a, pos);
+    const int rg = r0 + r, pos = rg % a.tq + tk - a.tq;
+    const int l = key_lo(a, pos), u = key_hi(a, pos, tk);
     all_lo = max(all_lo, l);
     all_hi = min(all_hi, u);
     if (r == g) lo[0] = l, hi[0] = u;

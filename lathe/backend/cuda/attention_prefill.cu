@@ -40,10 +40,11 @@ __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
   const int tile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int kh = h / a.group, m0 = tile * BM;
   const int nvalid = min(BM, a.tq - m0);
-  const int pos_first = m0 + a.tk - a.tq, pos_last = pos_first + nvalid - 1;
-  const int klo = key_lo(a, pos_first), khi = key_hi(a, pos_last);
+  const int tk = keys_present(a, b);
+  const int pos_first = m0 + tk - a.tq, pos_last = pos_first + nvalid - 1;
+  const int klo = key_lo(a, pos_first), khi = key_hi(a, pos_last, tk);
   // Keys every row of the tile attends (modulo the mask): tiles inside need no checks.
-  const int safe_lo = key_lo(a, pos_last), safe_hi = key_hi(a, pos_first);
+  const int safe_lo = key_lo(a, pos_last), safe_hi = key_hi(a, pos_first, tk);
 
   const T* qg = static_cast<const T*>(a.q) + b * a.qs[0] + h * a.qs[1];
   const T* kg = static_cast<const T*>(a.k) + b * a.ks[0] + kh * a.ks[1];
@@ -59,7 +60,7 @@ __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
     T* vd = vsm + stage * BN * P;
     for (int i = tid; i < BN * CH; i += NT) {
       const int r = i / CH, c = i % CH, j = j0 + r;
-      const bool kok = j < a.tk && c * 8 < a.d, vok = j < a.tk && c * 8 < a.dv;
+      const bool kok = j < tk && c * 8 < a.d, vok = j < tk && c * 8 < a.dv;
       cp_async16(kd + r * P + c * 8, kok ? kg + j * a.ks[2] + c * 8 : kg, kok);
       cp_async16(vd + r * P + c * 8, vok ? vg + j * a.vs[2] + c * 8 : vg, vok);
     }
@@ -126,8 +127,8 @@ __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
         if (edge) {
           const int t = m0 + warp * 16 + g + (e / 2) * 8;
           const int j = j0 + nt * 8 + q4 * 2 + (e & 1);
-          const int pos = t + a.tk - a.tq;
-          if (t >= a.tq || j >= a.tk || j < key_lo(a, pos) || j > key_hi(a, pos)) {
+          const int pos = t + tk - a.tq;
+          if (t >= a.tq || j >= tk || j < key_lo(a, pos) || j > key_hi(a, pos, tk)) {
             s[nt][e] = -INFINITY;
           } else if (a.has_mask) {
             s[nt][e] += mask_log2(a, b, h, t, j);

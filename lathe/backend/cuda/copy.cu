@@ -1,5 +1,6 @@
 // Copies on the GPU: strided-to-contiguous gathers, the view primitives,
 // fills and ranges, and the explicit transfers between host and GPU.
+#include <cstring>
 #include <vector>
 
 #include "lathe/backend/cuda/device_errors.h"
@@ -24,6 +25,15 @@ __global__ void gather_kernel(const T* src, T* dst, Layout<1> l, int64_t n) {
     l.offsets(i, off);
     dst[i] = src[off[0]];
   }
+}
+
+// Up to 64 bytes of host data passed by value (to_device while recording a graph).
+struct InlineBytes {
+  unsigned char bytes[64];
+};
+
+__global__ void write_inline_kernel(unsigned char* dst, InlineBytes v, int n) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = v.bytes[i];
 }
 
 template <typename T>
@@ -199,6 +209,21 @@ void ToDevice::eval_cuda(const NodeList& in, Node& out) {
   out.allocate();
   if (out.nbytes() == 0) return;
   if (x.device == Device::cpu && out.device == Device::cuda) {
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    cuda::check(cudaStreamIsCapturing(s, &capturing), "to_device");
+    if (capturing != cudaStreamCaptureStatusNone) {
+      // Recorded into a device graph: a copy would read the host memory at every replay,
+      // long after it is gone. Small values travel inside the kernel's arguments instead.
+      if (!x.contiguous || out.nbytes() > sizeof(cuda::InlineBytes)) {
+        throw Error("[to_device] a host-to-device copy of " + std::to_string(out.nbytes()) +
+                    " bytes cannot be recorded in a device graph; copy it to the GPU first");
+      }
+      cuda::InlineBytes v{};
+      std::memcpy(v.bytes, x.raw(), out.nbytes());
+      cuda::write_inline_kernel<<<1, 32, 0, s>>>(static_cast<unsigned char*>(out.raw()), v,
+                                                  static_cast<int>(out.nbytes()));
+      return;
+    }
     // Pageable host memory is staged before the call returns, so temporaries may go.
     std::vector<char> tmp;
     const void* src = x.raw();
