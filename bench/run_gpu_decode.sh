@@ -15,17 +15,22 @@ cd "$(dirname "$0")/.."
 BIN=$1 ANCHORS=$2 OUT=$3 COMMIT=$4
 shift 4
 MODELS=("$@")
-[ ${#MODELS[@]} -eq 0 ] && MODELS=(gemma-3-1b gemma-3-4b llama-3.1-8b)
+[ ${#MODELS[@]} -eq 0 ] && MODELS=(gemma-3-1b gemma-3-4b llama-3.1-8b llama-3.1-8b-4bit)
 DIR=${LATHE_BENCH_MODELS_DIR:-/tmp/lathe-bench}
 mkdir -p "$DIR" "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader \
   | tee "$OUT/gpu.txt"
 
 for m in "${MODELS[@]}"; do
-  if [ ! -f "$DIR/$m/model.safetensors" ]; then
-    /usr/bin/time -f "make-random $m: %e s" \
-      "$BIN/lathe" make-random "bench/configs/$m.json" "$DIR/$m" --dtype bf16 --seed 1 \
+  base=${m%-4bit}  # NAME-4bit: NAME quantized by `lathe quantize` (MLX affine, 4 bits, group 64)
+  if [ ! -f "$DIR/$base/model.safetensors" ]; then
+    /usr/bin/time -f "make-random $base: %e s" \
+      "$BIN/lathe" make-random "bench/configs/$base.json" "$DIR/$base" --dtype bf16 --seed 1 \
       >/dev/null || exit 1
+  fi
+  if [ "$m" != "$base" ] && [ ! -f "$DIR/$m/config.json" ]; then
+    /usr/bin/time -f "quantize $m: %e s" \
+      "$BIN/lathe" quantize "$DIR/$base" "$DIR/$m" --bits 4 --group-size 64 || exit 1
   fi
 done
 for m in "${MODELS[@]}"; do
@@ -34,6 +39,11 @@ for m in "${MODELS[@]}"; do
   "$BIN/bench_decode_gpu" "$DIR/$m" --label "$m" "${extra[@]}" >"$OUT/lathe-$m.json" \
     2> >(tee "$OUT/lathe-$m.log" >&2)
 done
+
+# The load anchor: the weights file read from the page cache into pinned memory and copied to
+# the GPU by PyTorch (bytes / s), next to lathe's load_s of the same folder.
+python3 bench/load_anchor.py "$DIR/llama-3.1-8b/model.safetensors" >"$OUT/load_anchor.json" \
+  2> >(tee "$OUT/load_anchor.log" >&2)
 
 if [ "$ANCHORS" != - ]; then
   # Page-cache pressure from the folders above is irrelevant to the GPU anchors.

@@ -40,15 +40,25 @@ for f in sorted(glob.glob(os.path.join(out_dir, "lathe-*.json"))):
         "weights_plus_kv_bytes": r["weight_bytes"] + r["kv_cache_bytes"],
         "lathe_copy_GBps": r["copy_GBps"],
         "load_s": r["load_s"],
+        "load_GBps": r["weight_bytes"] / r["load_s"] / 1e9 if r["load_s"] > 0 else None,
     }
     if "long_context_decode_tok_s" in r:
         m["long_context_tokens"] = r["long_context_tokens"]
         m["long_context_decode_tok_s"] = r["long_context_decode_tok_s"]
     models[name] = m
 
+load_anchor = None
+path = os.path.join(out_dir, "load_anchor.json")
+if os.path.exists(path):
+    try:
+        load_anchor = json.load(open(path))
+    except ValueError:
+        pass
+
 record = {
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "commit": commit,
+    "load_anchor": load_anchor,
     "copy_GBps": copy or (next(iter(models.values()))["lathe_copy_GBps"] if models else None),
     "models": models,
 }

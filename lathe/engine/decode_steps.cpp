@@ -40,6 +40,11 @@ Array DecodeSteps::operator()(const Array& tokens) {
 
 Array DecodeSteps::record(const Array& tokens, int limit) {
   const int offset = caches_[0]->offset();
+  // eval() below frees what is not kept: the caller's tokens must outlive it (until the replay
+  // node holds them).
+  Array held = tokens;
+  const bool was_kept = held.node().kept.load();
+  keep(held);
   // The recorded inputs: buffers of their own that every replay writes.
   Array token_in = to_device(zeros(tokens.shape(), tokens.dtype()), Device::cuda);
   Array position_in = to_device(Array(offset), Device::cuda);
@@ -68,7 +73,9 @@ Array DecodeSteps::record(const Array& tokens, int limit) {
   valid_until_ = limit;
   ++recorded_;
   // forward_at counted this step in the caches already; the first replay computes it.
-  return graph_->replay({token_in, position_in});
+  Array logits = graph_->replay({held, position_in});
+  if (!was_kept) held.free();
+  return logits;
 }
 
 }  // namespace lathe

@@ -283,6 +283,21 @@ TEST(ScatterAdd, AccumulatesDuplicateIndices) {
   EXPECT_EQ(counts.to_vector<int32_t>(), (std::vector<int32_t>{0, 3, 0, 2}));
 }
 
+TEST(Scatter, OutOfRangeIndexThrowsAtEvalNamingIt) {
+  Array y = scatter(zeros({4, 2}, float32), array<int32_t>({1, 7}), ones({2, 2}, float32), 0);
+  try {
+    eval(y);
+    ADD_FAILURE() << "index 7 of 4 was accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("scatter"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("7"), std::string::npos) << msg;
+  }
+  // The stream goes on after the error; a negative index counts from the end.
+  Array z = scatter(zeros({4}, float32), array<int32_t>({-1}), ones({1}, float32), 0);
+  EXPECT_EQ(z.to_vector<float>(), (std::vector<float>{0, 0, 0, 1}));
+}
+
 TEST(ScatterAdd, WorksInPlaceOnADonatedInput) {
   Array acc = zeros({8, 16}, float32);
   eval(acc);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "lathe/backend/cuda/device_errors.h"
 #include "lathe/backend/cuda/kernel_utils.cuh"
 #include "lathe/primitives/indexing.h"
 
@@ -46,6 +47,45 @@ std::shared_ptr<Buffer> checked_indices(const Node& ix, int64_t n, const char* o
   check(cudaMemcpyAsync(dev->ptr(), idx.data(), idx.size() * sizeof(int64_t),
                         cudaMemcpyHostToDevice, s),
         op);
+  return dev;
+}
+
+// The indices as row-major int64 on the device, negatives wrapped, by a kernel: one
+// outside [-n, n) becomes -1 (nothing is written for it) and is reported through the device
+// error record (thrown at the next wait on the GPU). The host never waits, so this also runs
+// inside a recorded device graph.
+__global__ void wrap_indices_kernel(const void* idx, Dtype::Val dtype, Layout<1> layout,
+                                    bool linear, int64_t m, int64_t n, int64_t* out,
+                                    DeviceError* err, int op, int axis) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < m;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    int64_t off[1] = {e};
+    if (!linear) layout.offsets(e, off);
+    const AnyValue v = load_any(idx, off[0], dtype);
+    const int64_t i = v.floating ? static_cast<int64_t>(v.f) : v.i;
+    int64_t k = i < 0 ? i + n : i;
+    if (k < 0 || k >= n) {
+      if (atomicCAS(&err->flag, 0, 1) == 0) {
+        err->op = op;
+        err->value = i;
+        err->bound = n;
+        err->axis = axis;
+      }
+      k = -1;
+    }
+    out[e] = k;
+  }
+}
+
+std::shared_ptr<Buffer> device_indices(const Node& ix, int64_t n, const char* op, int axis) {
+  const int64_t m = static_cast<int64_t>(ix.size());
+  if (m == 0) return nullptr;
+  auto dev = scratch(static_cast<size_t>(m) * sizeof(int64_t));
+  auto layout = make_layout<1>(op, ix.shape, {&ix.strides});
+  wrap_indices_kernel<<<grid_for(m), 256, 0, current_stream()>>>(
+      ix.raw(), ix.dtype.val, layout, ix.contiguous, m, n, static_cast<int64_t*>(dev->ptr()),
+      device_error_record(), op_code(op), axis);
+  check(cudaGetLastError(), op);
   return dev;
 }
 
@@ -90,6 +130,7 @@ __global__ void scatter_kernel(T* out, const int64_t* idx, const T* upd, int64_t
        e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t o = e / inner, r = e % inner;
     for (int64_t j = 0; j < m; ++j) {
+      if (idx[j] < 0) continue;  // out of range: reported, not written
       T* d = out + (o * n + idx[j]) * inner + r;
       const T u = upd[(o * m + j) * inner + r];
       if (!add) {
@@ -149,7 +190,7 @@ void Scatter::eval_cuda(const NodeList& in, Node& out) {
   Node& a = *in[0];
   const Node& ix = *in[1];
   const Node& updates = *in[2];
-  auto idx = cuda::checked_indices(ix, a.shape[axis_], name(), axis_);
+  auto idx = cuda::device_indices(ix, a.shape[axis_], name(), axis_);
   cuda::copy_or_donate(a, out);
   if (!idx || updates.size() == 0) return;
   const int nd = static_cast<int>(out.shape.size());
