@@ -223,7 +223,7 @@ TEST(Quantized, QuantizedMatmulMatchesFloat64OfDequantizedWeights) {
         auto q = quantize(make_array(w, float32), gs, bits);
         Host wd = ref_dequantize(q.wq, q.scales, q.biases, gs, bits);
         for (Dtype dt : {float32, bfloat16, float16}) {
-          for (int64_t m : {1, 3, 17}) {
+          for (int64_t m : {1, 3, 17, 40}) {  // 40: the dequantize-then-GEMM path on the GPU
             Host x = random_host({m, 256}, dt, seed++, -1, 1);
             Array y =
                 quantized_matmul(make_array(x, dt), q.wq, q.scales, q.biases, transpose, gs, bits);
@@ -282,6 +282,24 @@ TEST(Quantized, DecodeGemvManyRowsAndStackedX) {
   Array ys = quantized_matmul(make_array(xs, float32), q2.wq, q2.scales, q2.biases, true, 32, 8);
   ASSERT_EQ(ys.shape(), (Shape{2, 3, 40}));
   EXPECT_TRUE(close_product(to_host(ys), ref_product(xs, wd2, true), float32));
+}
+
+// Prefill-sized products (many rows of x in a batch, half-precision scales): on the GPU the
+// weight is dequantized once and multiplied with cuBLAS.
+TEST(Quantized, PrefillRowsWithHalfScales) {
+  for (bool transpose : {true, false}) {
+    Host w = random_host(transpose ? Shape{96, 256} : Shape{256, 96}, bfloat16, 31, -1, 1);
+    auto q = quantize(make_array(w, bfloat16), 64, 4);
+    Host wd = ref_dequantize(q.wq, q.scales, q.biases, 64, 4);
+    Host x = random_host({2, 40, 256}, bfloat16, 32, -1, 1);
+    Array y = quantized_matmul(make_array(x, bfloat16), q.wq, q.scales, q.biases, transpose, 64, 4);
+    EXPECT_EQ(y.dtype(), bfloat16);
+    ASSERT_EQ(y.shape(), (Shape{2, 40, 96}));
+    Host x2{{80, 256}, x.data};
+    Host got = to_host(reshape(y, {80, 96}));
+    EXPECT_TRUE(close_product(got, ref_product(x2, wd, transpose), bfloat16))
+        << "transpose " << transpose;
+  }
 }
 
 TEST(Quantized, HalfScalesGiveHalfOutputAndBatchesBroadcast) {

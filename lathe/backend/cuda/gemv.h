@@ -60,4 +60,9 @@ void launch_qgemv(const QGemvArgs& a, cudaStream_t s);
 // The general quantized product (a warp per output), kept to benchmark against.
 void launch_qmm_generic(const QGemvArgs& a, cudaStream_t s);
 
+// out = a @ b through cuBLAS (matmul.cpp), out allocated by the caller: for products whose
+// operand another kernel made (a quantized weight dequantized for a prefill GEMM).
+void blas_matmul(const char* name, const detail::Node& a, const detail::Node& b,
+                 detail::Node& out);
+
 }  // namespace lathe::cuda

@@ -217,6 +217,12 @@ const void* bias_row(const Node& c, const Node& out) {
 
 }  // namespace
 
+namespace cuda {
+void blas_matmul(const char* name, const Node& a, const Node& b, Node& out) {
+  gemm(name, a, b, out, 1.0, 0.0);
+}
+}  // namespace cuda
+
 void Matmul::eval_cuda(const NodeList& in, Node& out) {
   out.allocate();
   if (out.size() == 0) return;

@@ -17,6 +17,9 @@ using detail::Node;
 namespace cuda {
 namespace {
 
+// Products of at least this many rows dequantize the weight once and use cuBLAS.
+constexpr int64_t kDequantizedGemmRows = 32;
+
 // One stored matrix stack, row-major: row r of matrix b at codes + (b * rows + r) * row_bytes.
 struct QDev {
   const uint8_t* codes;
@@ -394,6 +397,44 @@ void QuantizedMatmul::eval_cuda(const NodeList& in, Node& out) {
   int64_t count = 0;
   Shape wb;
   cuda::QDev w = cuda::qdev_of(spec_, *in[1], *in[2], in.size() > 3 ? in[3] : nullptr, count, wb);
+  const int64_t k = x.shape.back();
+  const int64_t rows = k > 0 ? static_cast<int64_t>(x.size()) / k : 0;
+  const bool blas_dtype = x.dtype == bfloat16 || x.dtype == float16 || x.dtype == float32;
+  if (rows >= cuda::kDequantizedGemmRows && count == 1 && blas_dtype && out.dtype == x.dtype &&
+      x.contiguous) {
+    // Many rows (prefill): the weight dequantized once into x's dtype, then one cuBLAS GEMM,
+    // whose tensor cores beat dequantizing on the fly for every row block.
+    const int64_t total = w.rows * w.cols;
+    auto dense = cuda::scratch(static_cast<size_t>(total) * x.dtype.size());
+    cuda::dequantize_kernel<<<cuda::grid_for(total), 256, 0, cuda::current_stream()>>>(
+        w, dense->ptr(), x.dtype.val, total);
+    cuda::check(cudaGetLastError(), name());
+    // W^T (transpose) is the stored [rows, cols] matrix read column-major.
+    Node wt(transpose_ ? Shape{w.cols, w.rows} : Shape{w.rows, w.cols}, x.dtype, nullptr, {});
+    wt.device = Device::cuda;
+    wt.buffer = dense;
+    wt.strides = transpose_ ? Strides{1, w.cols} : Strides{w.cols, 1};
+    wt.data_size = static_cast<size_t>(total);
+    wt.contiguous = !transpose_;
+    const int64_t n = out.shape.back();
+    Node x2(Shape{rows, k}, x.dtype, nullptr, {});
+    x2.device = Device::cuda;
+    x2.buffer = x.buffer;
+    x2.offset = x.offset;
+    x2.strides = {k, 1};
+    x2.data_size = static_cast<size_t>(rows * k);
+    x2.contiguous = true;
+    out.allocate();
+    Node y2(Shape{rows, n}, out.dtype, nullptr, {});
+    y2.device = Device::cuda;
+    y2.buffer = out.buffer;
+    y2.offset = out.offset;
+    y2.strides = {n, 1};
+    y2.data_size = static_cast<size_t>(rows * n);
+    y2.contiguous = true;
+    cuda::blas_matmul(name(), x2, wt, y2);
+    return;
+  }
   Shape batch(out.shape.begin(), out.shape.end() - 2);
   Shape xb(x.shape.begin(), x.shape.end() - 2);
   cuda::run_qmm(name(), w, transpose_, x, cuda::broadcast_index(xb, batch),
