@@ -288,15 +288,16 @@ TEST(Quantized, DecodeGemvManyRowsAndStackedX) {
 // weight is dequantized once and multiplied with cuBLAS.
 TEST(Quantized, PrefillRowsWithHalfScales) {
   for (bool transpose : {true, false}) {
-    Host w = random_host(transpose ? Shape{96, 256} : Shape{256, 96}, bfloat16, 31, -1, 1);
+    const int64_t n = transpose ? 96 : 128;  // quantized along the stored rows (of 64 groups)
+    Host w = random_host(transpose ? Shape{n, 256} : Shape{256, n}, bfloat16, 31, -1, 1);
     auto q = quantize(make_array(w, bfloat16), 64, 4);
     Host wd = ref_dequantize(q.wq, q.scales, q.biases, 64, 4);
     Host x = random_host({2, 40, 256}, bfloat16, 32, -1, 1);
     Array y = quantized_matmul(make_array(x, bfloat16), q.wq, q.scales, q.biases, transpose, 64, 4);
     EXPECT_EQ(y.dtype(), bfloat16);
-    ASSERT_EQ(y.shape(), (Shape{2, 40, 96}));
+    ASSERT_EQ(y.shape(), (Shape{2, 40, n}));
     Host x2{{80, 256}, x.data};
-    Host got = to_host(reshape(y, {80, 96}));
+    Host got = to_host(reshape(y, {80, n}));
     EXPECT_TRUE(close_product(got, ref_product(x2, wd, transpose), bfloat16))
         << "transpose " << transpose;
   }
