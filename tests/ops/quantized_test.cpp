@@ -298,8 +298,17 @@ TEST(Quantized, PrefillRowsWithHalfScales) {
     ASSERT_EQ(y.shape(), (Shape{2, 40, n}));
     Host x2{{80, 256}, x.data};
     Host got = to_host(reshape(y, {80, n}));
-    EXPECT_TRUE(close_product(got, ref_product(x2, wd, transpose), bfloat16))
-        << "transpose " << transpose;
+    const Ref want = ref_product(x2, wd, transpose);
+    if (test_device() == Device::cuda) {
+      // The GPU rounds the dequantized weight to x's dtype before its GEMM (as MLX's kernels
+      // do): each product may be off by 2^-9 of itself, on top of the output's rounding.
+      for (size_t i = 0; i < got.size(); ++i) {
+        const double bound = std::ldexp(want.magnitude[i], -8) + std::abs(want.value[i]) / 128;
+        ASSERT_LE(std::abs(got[i] - want.value[i]), bound) << "[" << i << "] " << transpose;
+      }
+    } else {
+      EXPECT_TRUE(close_product(got, want, bfloat16)) << "transpose " << transpose;
+    }
   }
 }
 
