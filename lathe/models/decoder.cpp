@@ -89,10 +89,22 @@ void DecoderModel::check_forward_at(const Array& tokens, const KVCaches& caches,
   }
 }
 
-int DecoderModel::cache_step_limit(const KVCaches& caches) {
+Array DecoderModel::forward(const Array& tokens, KVCaches& caches) {
+  check_forward(tokens, caches);
+  return run(tokens, caches, nullptr);
+}
+
+Array DecoderModel::forward_at(const Array& tokens, KVCaches& caches, const Array& position) {
+  check_forward_at(tokens, caches, position);
+  StepPosition at(position);
+  return run(tokens, caches, &at);
+}
+
+int DecoderModel::replayable_until(const KVCaches& caches) const {
+  if (caches.empty()) return 0;
   int limit = std::numeric_limits<int>::max();
   for (const auto& c : caches) limit = std::min(limit, c->step_limit());
-  return caches.empty() ? 0 : limit;
+  return limit > 0 && takes_step_positions(limit) ? limit : 0;
 }
 
 nn::Weights open_weights(const std::string& dir, const TextConfig& config,

@@ -14,6 +14,11 @@ namespace lathe {
 
 class DecoderModel : public LanguageModel {
  public:
+  // Check their arguments, then run().
+  Array forward(const Array& tokens, KVCaches& caches) final;
+  Array forward_at(const Array& tokens, KVCaches& caches, const Array& position) final;
+  // The caches' step limit, when the model's own parts allow positions as data up to it.
+  int replayable_until(const KVCaches& caches) const final;
   // A standard cache per full-attention layer and a rotating one (of the
   // config's sliding_window) per sliding layer.
   KVCaches make_caches(int batch, int max_tokens) const override;
@@ -28,13 +33,16 @@ class DecoderModel : public LanguageModel {
   // (check_tensor_parallel) before any weight is bound; runs on opts.device
   // (unset: the default device).
   DecoderModel(TextConfig config, const LoadOptions& opts);
+  // The forward pass of tokens [B, T] at the caches' offset; with `at`, the position is data.
+  virtual Array run(const Array& tokens, KVCaches& caches, StepPosition* at) = 0;
+  // Whether the model's own parts (rope frequencies, attention) take positions as data for
+  // every forward up to `seq_len` positions.
+  virtual bool takes_step_positions(int seq_len) const = 0;
   // Validates forward()'s arguments: integer tokens [B, T] with T >= 1, and
   // one cache per layer.
   void check_forward(const Array& tokens, const KVCaches& caches) const;
   // Also one token per row and an int32 scalar position on the model's device.
   void check_forward_at(const Array& tokens, const KVCaches& caches, const Array& position) const;
-  // The smallest step_limit() of the caches (update_at reallocates from there).
-  static int cache_step_limit(const KVCaches& caches);
   // The tokens on the model's device (an explicit copy when they are elsewhere).
   Array tokens_on_device(const Array& tokens) const;
   void add_weights(const std::vector<Array>& w) {

@@ -155,25 +155,13 @@ class Gemma3ForCausalLM : public DecoderModel {
     add_weights({*embed_scale_});
   }
 
-  Array forward(const Array& tokens, KVCaches& caches) override {
-    check_forward(tokens, caches);
-    return run(tokens, caches, nullptr);
-  }
-
-  Array forward_at(const Array& tokens, KVCaches& caches, const Array& position) override {
-    check_forward_at(tokens, caches, position);
-    StepPosition at(position);
-    return run(tokens, caches, &at);
-  }
-
-  int replayable_until(const KVCaches& caches) const override {
-    const int limit = cache_step_limit(caches);
-    const bool fixed = rotary_emb_.fixed_up_to(limit) && rotary_emb_local_.fixed_up_to(limit);
-    return limit > 0 && fixed && layers_.front().takes_step_positions() ? limit : 0;
-  }
-
  private:
-  Array run(const Array& tokens, KVCaches& caches, StepPosition* at) {
+  bool takes_step_positions(int seq_len) const override {
+    return rotary_emb_.fixed_up_to(seq_len) && rotary_emb_local_.fixed_up_to(seq_len) &&
+           layers_.front().takes_step_positions();
+  }
+
+  Array run(const Array& tokens, KVCaches& caches, StepPosition* at) override {
     DeviceScope on_device(device_);
     const int seq_len = caches[0]->offset() + static_cast<int>(tokens.shape(1));
     rotary_emb_.prepare(seq_len);

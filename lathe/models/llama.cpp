@@ -97,24 +97,12 @@ class LlamaForCausalLM : public DecoderModel {
     add_weights({norm_.weight()});
   }
 
-  Array forward(const Array& tokens, KVCaches& caches) override {
-    check_forward(tokens, caches);
-    return run(tokens, caches, nullptr);
-  }
-
-  Array forward_at(const Array& tokens, KVCaches& caches, const Array& position) override {
-    check_forward_at(tokens, caches, position);
-    StepPosition at(position);
-    return run(tokens, caches, &at);
-  }
-
-  int replayable_until(const KVCaches& caches) const override {
-    const int limit = cache_step_limit(caches);
-    return limit > 0 && rotary_emb_.fixed_up_to(limit) ? limit : 0;
-  }
-
  private:
-  Array run(const Array& tokens, KVCaches& caches, StepPosition* at) {
+  bool takes_step_positions(int seq_len) const override {
+    return rotary_emb_.fixed_up_to(seq_len);
+  }
+
+  Array run(const Array& tokens, KVCaches& caches, StepPosition* at) override {
     DeviceScope on_device(device_);
     rotary_emb_.prepare(caches[0]->offset() + static_cast<int>(tokens.shape(1)));
     Array hidden_states = embed_tokens_(tokens_on_device(tokens));

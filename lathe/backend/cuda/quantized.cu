@@ -20,6 +20,18 @@ namespace {
 // Products of at least this many rows dequantize the weight once and use cuBLAS.
 constexpr int64_t kDequantizedGemmRows = 32;
 
+// Makes n (of shape [rows, cols], or [cols, rows] when transposed) a view of the row-major
+// [rows, cols] matrix at `offset` bytes into `buffer` on the GPU.
+void view_matrix(Node& n, std::shared_ptr<Buffer> buffer, size_t offset, int64_t rows,
+                 int64_t cols, bool transposed) {
+  n.device = Device::cuda;
+  n.buffer = std::move(buffer);
+  n.offset = offset;
+  n.strides = transposed ? Strides{1, cols} : Strides{cols, 1};
+  n.data_size = static_cast<size_t>(rows * cols);
+  n.contiguous = !transposed;
+}
+
 // One stored matrix stack, row-major: row r of matrix b at codes + (b * rows + r) * row_bytes.
 struct QDev {
   const uint8_t* codes;
@@ -411,27 +423,12 @@ void QuantizedMatmul::eval_cuda(const NodeList& in, Node& out) {
     cuda::check(cudaGetLastError(), name());
     // W^T (transpose) is the stored [rows, cols] matrix read column-major.
     Node wt(transpose_ ? Shape{w.cols, w.rows} : Shape{w.rows, w.cols}, x.dtype, nullptr, {});
-    wt.device = Device::cuda;
-    wt.buffer = dense;
-    wt.strides = transpose_ ? Strides{1, w.cols} : Strides{w.cols, 1};
-    wt.data_size = static_cast<size_t>(total);
-    wt.contiguous = !transpose_;
-    const int64_t n = out.shape.back();
+    cuda::view_matrix(wt, dense, 0, w.rows, w.cols, transpose_);
     Node x2(Shape{rows, k}, x.dtype, nullptr, {});
-    x2.device = Device::cuda;
-    x2.buffer = x.buffer;
-    x2.offset = x.offset;
-    x2.strides = {k, 1};
-    x2.data_size = static_cast<size_t>(rows * k);
-    x2.contiguous = true;
+    cuda::view_matrix(x2, x.buffer, x.offset, rows, k, false);
     out.allocate();
-    Node y2(Shape{rows, n}, out.dtype, nullptr, {});
-    y2.device = Device::cuda;
-    y2.buffer = out.buffer;
-    y2.offset = out.offset;
-    y2.strides = {n, 1};
-    y2.data_size = static_cast<size_t>(rows * n);
-    y2.contiguous = true;
+    Node y2(Shape{rows, out.shape.back()}, out.dtype, nullptr, {});
+    cuda::view_matrix(y2, out.buffer, out.offset, rows, out.shape.back(), false);
     cuda::blas_matmul(name(), x2, wt, y2);
     return;
   }
