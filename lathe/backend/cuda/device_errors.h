@@ -17,6 +17,19 @@ struct DeviceError {
   int axis;
 };
 
+#ifdef __CUDACC__
+// Kernels: records an index out of range for `axis` of size `bound` (the first report wins).
+__device__ inline void report_index_error(DeviceError* err, int op, long long value,
+                                          long long bound, int axis) {
+  if (atomicCAS(&err->flag, 0, 1) == 0) {
+    err->op = op;
+    err->value = value;
+    err->bound = bound;
+    err->axis = axis;
+  }
+}
+#endif
+
 // The mapped record, as the device sees it.
 DeviceError* device_error_record();
 // A small integer naming `op` in the record (op names are static strings).

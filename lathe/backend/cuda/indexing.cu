@@ -30,12 +30,7 @@ __global__ void take_kernel(const T* a, const void* idx, Dtype::Val idx_dtype, L
     const int64_t i = v.floating ? static_cast<int64_t>(v.f) : v.i;
     const int64_t k = i < 0 ? i + axis_size : i;
     if (k < 0 || k >= axis_size) {
-      if (atomicCAS(&err->flag, 0, 1) == 0) {
-        err->op = op;
-        err->value = i;
-        err->bound = axis_size;
-        err->axis = axis;
-      }
+      report_index_error(err, op, i, axis_size, axis);
       out[e] = T{};
       continue;
     }

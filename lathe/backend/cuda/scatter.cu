@@ -65,12 +65,7 @@ __global__ void wrap_indices_kernel(const void* idx, Dtype::Val dtype, Layout<1>
     const int64_t i = v.floating ? static_cast<int64_t>(v.f) : v.i;
     int64_t k = i < 0 ? i + n : i;
     if (k < 0 || k >= n) {
-      if (atomicCAS(&err->flag, 0, 1) == 0) {
-        err->op = op;
-        err->value = i;
-        err->bound = n;
-        err->axis = axis;
-      }
+      report_index_error(err, op, i, n, axis);
       k = -1;
     }
     out[e] = k;
